@@ -116,7 +116,8 @@ def load_config(
 ) -> TrainConfig:
     """The one way a training config is made: file or mapping, then --seed, then --set."""
     if isinstance(path_or_data, Mapping):
-        data, lines, source = _deepcopy(path_or_data), {}, ""
+        data, source = _deepcopy(path_or_data), ""
+        lines: LineMap = {}
     else:
         data, lines = load_yaml(path_or_data)
         source = str(path_or_data)

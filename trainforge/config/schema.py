@@ -39,7 +39,9 @@ class ModelConfig(Section):
     hidden_sizes: list[int] = Field(
         default_factory=lambda: [128, 64], description="mlp: widths of the hidden layers."
     )
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout probability (mlp, simple_cnn).")
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Dropout probability (mlp, simple_cnn)."
+    )
     activation: Literal["relu", "gelu", "tanh", "silu", "leaky_relu"] = Field(
         "relu", description="mlp: activation between hidden layers."
     )
@@ -197,7 +199,9 @@ class EarlyStoppingConfig(Section):
 
 
 class CheckpointingConfig(Section):
-    save_dir: str = Field("checkpoints", description="Checkpoint folder, relative to the run folder.")
+    save_dir: str = Field(
+        "checkpoints", description="Checkpoint folder, relative to the run folder."
+    )
     save_best: bool = Field(True, description="Write best.pth for the first monitored metric.")
     save_last: bool = Field(True, description="Write last.pth after every epoch.")
     save_every_n_epochs: int | None = Field(
@@ -224,7 +228,9 @@ class CheckpointingConfig(Section):
 
 
 class WandbConfig(Section):
-    enabled: bool = Field(False, description="Log to Weights & Biases (pip install trainforge[wandb]).")
+    enabled: bool = Field(
+        False, description="Log to Weights & Biases (pip install trainforge[wandb])."
+    )
     project: str | None = Field(None, description="W&B project.")
     entity: str | None = Field(None, description="W&B entity (team or user).")
     name: str | None = Field(None, description="Run name (default: the run folder's name).")
@@ -307,9 +313,18 @@ class TrainConfig(Section):
             self.lr_scheduler.mode = _direction(
                 self.lr_scheduler.monitor, self.lr_scheduler.mode, "lr_scheduler"
             )
-        if not self.data.train_path and not self.data.source:
-            raise ValueError("data.train_path (or data.source) is required")
         return self
+
+    def require_data(self, source: str = "config") -> None:
+        """A config run from the command line must say where its data is (the Python API may
+        pass datasets instead)."""
+        if not self.data.train_path and not self.data.source:
+            from trainforge.errors import ConfigError
+
+            raise ConfigError(
+                f"invalid config {source}: data.train_path is required (a CSV file, an image "
+                "folder or builtin:digits), or data.source: 'package.module:function'"
+            )
 
 
 def _direction(metric: str, mode: Mode | None, section: str) -> Mode:

@@ -1,0 +1,3 @@
+from trainforge.cli.main import main
+
+raise SystemExit(main())

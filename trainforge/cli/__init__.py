@@ -1,0 +1,1 @@
+"""The ``trainforge`` command: one thin subcommand module per tool."""

@@ -1,0 +1,61 @@
+"""``trainforge <tool> ...``: dispatch to one subcommand module; user mistakes never trace back."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from trainforge.cli.common import Parser, fail
+from trainforge.errors import TrainforgeError
+
+# name -> (module, help). Each module has add_arguments(parser) and run(args) -> int.
+COMMANDS = {
+    "train": (
+        "trainforge.cli.train",
+        "train a model from a YAML config (training_orchestrator.py)",
+    ),
+    "config": (
+        "trainforge.cli.config_cmd",
+        "print the config JSON Schema or validate a config file",
+    ),
+}
+
+
+def build_parser(prog: str = "trainforge") -> Parser:
+    parser = Parser(
+        prog=prog, description="From a YAML config to a trained, tuned, versioned model."
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="<tool>", parser_class=Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(cmd)
+        cmd.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "trainforge") -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(args_list)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(args._module).run(args))
+    except TrainforgeError as exc:
+        return fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+
+
+def tool_main(command: str, prog: str) -> int:
+    """Entry of the SPEC.md scripts (training_orchestrator.py, ...): one tool, same flags."""
+    return main([command, *sys.argv[1:]], prog=prog)
+
+
+def _version() -> str:
+    from trainforge import __version__
+
+    return f"trainforge {__version__}"

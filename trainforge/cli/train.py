@@ -1,0 +1,75 @@
+"""``trainforge train`` / training_orchestrator.py."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from trainforge.cli.common import flag
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    flag(parser, "--config", metavar="FILE", help="training config (YAML)")
+    flag(parser, "--seed", type=int, help="random seed (overrides reproducibility.seed)")
+    flag(parser, "--output", metavar="DIR", help="run folder (default runs/run-<time>)")
+    flag(parser, "--resume", metavar="CKPT", help="checkpoint, run folder, or 'auto' to continue")
+    flag(
+        parser,
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set training.epochs=5 (repeatable)",
+    )
+    flag(parser, "--device", help="auto, cpu, cuda or cuda:N (overrides training.device)")
+    flag(
+        parser,
+        "--fast_dev_run",
+        action="store_true",
+        help="run 3 training and 2 validation batches of one epoch to check a config",
+    )
+    flag(parser, "--overwrite", action="store_true", help="replace an existing run folder")
+    flag(parser, "--distributed", action="store_true", help="distributed data-parallel training")
+    flag(parser, "--n_gpus", type=int, help="processes (GPUs) for --distributed")
+
+
+def run(args: argparse.Namespace) -> int:
+    from trainforge.config import load_config
+    from trainforge.errors import UsageError
+
+    if args.distributed or args.n_gpus:
+        raise UsageError(
+            "--distributed / --n_gpus are not supported yet in this version; "
+            "train on one device (drop the flags)"
+        )
+    if args.config is None and args.resume is None:
+        raise UsageError("give --config FILE (or --resume CKPT to continue a run)")
+    if args.config is not None and args.resume is None:
+        # Fail fast, before torch loads.
+        load_config(args.config, args.overrides, seed=args.seed).require_data(args.config)
+
+    from trainforge.train.fit import fit
+
+    result = fit(
+        args.config,
+        args.overrides,
+        output=args.output,
+        seed=args.seed,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        device=args.device,
+        fast_dev_run=args.fast_dev_run,
+        argv=[Path(sys.argv[0]).name, *sys.argv[1:]],
+    )
+    print(f"run folder: {result.run_dir}")
+    print(
+        f"status: {result.status} ({result.stop_reason}) after {result.epochs_completed} epoch(s)"
+    )
+    for name in ("val_accuracy", "val_loss", "val_mse"):
+        if name in result.final_metrics:
+            print(f"final {name}: {result.final_metrics[name]:.4f}")
+    if result.best_value is not None:
+        print(f"best {result.best_metric}: {result.best_value:.4f} ({result.best_checkpoint})")
+    return result.exit_code

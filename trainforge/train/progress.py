@@ -1,0 +1,56 @@
+"""A per-epoch progress bar on a terminal (loss, throughput, ETA); nothing otherwise.
+
+Off a terminal the step records in the text log are the progress lines.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+
+class EpochProgress:
+    enabled_default: bool | None = None  # set by fit() from logging.progress_bar
+
+    def __init__(self, log: Any, epoch: int, epochs: int, total: int) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        self._start = time.perf_counter()
+        enabled = EpochProgress.enabled_default
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        if not enabled or total <= 0:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn(f"epoch {epoch}/{epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        self._task = self._bar.add_task("train", total=total, info="")
+        self._bar.start()
+
+    def advance_to(self, completed: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=completed)
+
+    def update(self, completed: int, loss: float) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(self._task, completed=completed, info=f"loss {loss:.4f}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
