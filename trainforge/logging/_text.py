@@ -29,7 +29,9 @@ def format_number(value: Any) -> str:
         return str(value)
     if value == 0:
         return "0"
-    if 1e-3 <= abs(value) < 1e5:
+    if 1e3 <= abs(value) < 1e7:
+        return f"{value:.0f}"
+    if 1e-3 <= abs(value) < 1e3:
         return f"{value:.4f}"
     return f"{value:.3e}"
 
@@ -89,6 +91,17 @@ def format_record(record: dict[str, Any], total_epochs: int | None = None) -> st
     return None
 
 
+def _echoed(record: dict[str, Any]) -> bool:
+    """The console shows one line per epoch, validations inside an epoch, and stops; step
+    records and checkpoint events stay in the file (a terminal has the progress bar)."""
+    kind = record.get("type")
+    if kind == "epoch":
+        return True
+    if kind == "validation":
+        return bool(record.get("in_epoch"))
+    return kind == "event" and record.get("event") in ("early_stop",)
+
+
 class TextLog:
     """Timestamped lines: ``2026-11-29 05:40:01 INFO  epoch 3/30 ...``."""
 
@@ -107,13 +120,13 @@ class TextLog:
         self.echo = echo
         self.total_epochs = total_epochs
 
-    def _write(self, level: str, message: str) -> None:
+    def _write(self, level: str, message: str, *, echo: bool = True) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
         lines = str(message).rstrip("\n").split("\n")
         # Continuation lines (tracebacks) are indented so every entry starts with a stamp.
         text = f"{stamp} {level:<5} {lines[0]}" + "".join(f"\n    {ln}" for ln in lines[1:])
         self._file.write_line(text)
-        if self.echo:
+        if self.echo and echo:
             # Looked up per call: tests and progress bars may swap sys.stderr.
             print(text, file=sys.stderr, flush=True)
 
@@ -131,10 +144,10 @@ class TextLog:
         if line is None:
             return
         if record.get("type") == "alert":
-            level = record.get("level", "warning")
-            {"error": self.error, "info": self.info}.get(level, self.warning)(line)
+            level = str(record.get("level", "warning"))
+            self._write({"error": "ERROR", "info": "INFO"}.get(level, "WARN"), line)
         else:
-            self.info(line)
+            self._write("INFO", line, echo=_echoed(record))
 
     def position(self) -> int:
         return self._file.position()

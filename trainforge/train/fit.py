@@ -373,7 +373,7 @@ class _Setup:
         spec = trainer.spec
         params = sum(p.numel() for p in trainer.model.parameters())
         event = "resume" if self.ckpt is not None else "start"
-        self.loggers.log(
+        self.loggers.metrics.log(
             {
                 "type": "event",
                 "event": event,

@@ -267,22 +267,27 @@ class Trainer:
 
     def end_epoch(self) -> None:
         train_metrics = self.train_metrics()
+        seconds, samples = self.totals.seconds, self.totals.samples
         self.epoch += 1
         self.batch_in_epoch = 0
         self.totals = EpochTotals()
-        record: dict[str, Any] = {"type": "epoch", "step": self.global_step, "epoch": self.epoch}
-        record["metrics"] = dict(train_metrics)
         self.metrics.update(train_metrics)
         last_epoch = self.epoch >= self.cfg.training.epochs
         if self.data.val is not None and (
             self.epoch % self.cfg.logging.val_every_n_epochs == 0 or last_epoch
         ):
             self.validate_and_track()
-            record["metrics"].update(
-                {k: v for k, v in self.metrics.items() if k.startswith("val_")}
-            )
-        record["duration"] = train_metrics.get("epoch_time", 0.0)
-        self.log.log(record)
+        val = {k: v for k, v in self.metrics.items() if k.startswith("val_")}
+        self.log.log(
+            {
+                "type": "epoch",
+                "step": self.global_step,
+                "epoch": self.epoch,
+                "metrics": {**train_metrics, **val},
+                "samples_per_sec": samples / max(1e-9, seconds),
+                "duration": seconds,
+            }
+        )
         names = []
         every = self.cfg.checkpointing.save_every_n_epochs
         if every and self.epoch % every == 0:
@@ -293,12 +298,11 @@ class Trainer:
 
     def train_metrics(self) -> dict[str, float]:
         t = self.totals
-        out = {"lr": self.schedule.lr_at(max(0, self.global_step - 1)), "epoch_time": t.seconds}
+        out = {"lr": self.schedule.lr_at(max(0, self.global_step - 1))}
         if t.samples:
             out["train_loss"] = t.loss_sum / t.samples
             if self.classification:
                 out["train_accuracy"] = t.correct / t.samples
-            out["samples_per_sec"] = t.samples / max(1e-9, t.seconds)
         return out
 
     # ----------------------------------------------------------------------------- validation
@@ -344,6 +348,8 @@ class Trainer:
             "epoch": self.epoch if self.batch_in_epoch == 0 else self.epoch + 1,
             "metrics": metrics,
         }
+        if self.batch_in_epoch:
+            record["in_epoch"] = True
         if cm is not None:
             record["confusion_matrix"] = cm
         self.log.log(record)
