@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from trainforge.cli.common import Parser, fail
 from trainforge.errors import TrainforgeError
@@ -42,6 +43,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "trainforge") -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
+    # Like `python script.py`, let configs name the user's own modules in the working folder
+    # (architecture: "my_models:Net", data.source: "my_data:load").
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
     try:
         return int(importlib.import_module(args._module).run(args))
     except TrainforgeError as exc:
