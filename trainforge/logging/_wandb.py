@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 from trainforge.config.schema import WandbConfig
@@ -29,7 +30,7 @@ class WandbSink:
         resume_id: str | None = None,
     ) -> None:
         wandb: Any = import_optional("wandb", "logging.wandb.enabled", "wandb")
-        run_id = resume_id or wandb.util.generate_id()
+        run_id = resume_id or uuid.uuid4().hex[:12]
         try:
             self._run: Any = wandb.init(
                 project=cfg.project,

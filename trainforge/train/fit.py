@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from trainforge.config import TrainConfig, dump_config, load_config, validate
 from trainforge.errors import TrainforgeError
+from trainforge.train import checkpointing
 from trainforge.train import resume as resuming
 from trainforge.train.hooks import Hook
 from trainforge.train.result import (
@@ -54,7 +55,8 @@ def fit(
     is a checkpoint, a run folder, or ``"auto"`` (the newest valid checkpoint of ``output``).
     """
     out_dir = Path(output) if output is not None else None
-    ckpt_path = resuming.resolve_resume(resume, out_dir) if resume is not None else None
+    skipped: list[tuple[Path, str]] = []
+    ckpt_path = resuming.resolve_resume(resume, out_dir, skipped) if resume is not None else None
     ckpt: dict[str, Any] | None = None
     if ckpt_path is not None:
         from trainforge.ckpt.format import load_checkpoint
@@ -72,6 +74,8 @@ def fit(
     setup = _Setup(cfg, out_dir, ckpt, ckpt_path, overwrite=overwrite, argv=argv)
     try:
         trainer = setup.build(model, train_data, val_data, hooks, device, fast_dev_run)
+        for path, reason in skipped:
+            setup.loggers.text.warning(resuming.skipped_warning(path, reason))
         for key, (old, new) in changes.items():
             setup.loggers.text.info(f"resume: {key} changed from {old!r} to {new!r}")
         return setup.run(trainer)
@@ -221,8 +225,11 @@ class _Setup:
         )
         if self.ckpt is not None:
             trainer.load_state_dict(self.ckpt)
+            trainer.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
             _warn_if_not_exact(self.ckpt, self.loggers)
-        for notice in notices:
+            checkpointing.remove_stale_temp_files(self.folder.checkpoint_dir)
+        precision_notice = trainer.precision.notice()
+        for notice in [*notices, *([precision_notice] if precision_notice else [])]:
             self.loggers.text.info(notice)
         self._log_start(trainer, device)
         return trainer
