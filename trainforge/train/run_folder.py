@@ -15,7 +15,6 @@ import shutil
 import socket
 import tempfile
 import time
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import IO, Any
 
@@ -277,13 +276,9 @@ class RunFolder:
 
 def installed_packages() -> list[str]:
     """``name==version`` of each installed distribution, sorted by name, one per name."""
-    seen: dict[str, str] = {}
-    for dist in importlib_metadata.distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
-        if name and name.lower() not in seen:
-            # The first on sys.path wins, as it does for imports.
-            seen[name.lower()] = f"{name}=={dist.version}"
-    return [seen[key] for key in sorted(seen)]
+    from trainforge.train.system import installed_distributions
+
+    return [f"{name}=={version}" for name, version in installed_distributions()]
 
 
 def _has_files(folder: Path) -> bool:

@@ -7,12 +7,12 @@ list, never an error, because a run must not fail for want of provenance.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import socket
 import subprocess
 import sys
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -156,15 +156,29 @@ def git_info(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     return {"commit": commit, "dirty": git_dirty(path) if commit else None}
 
 
+@functools.lru_cache(maxsize=1)
+def installed_distributions() -> tuple[tuple[str, str], ...]:
+    """(name, version) of every installed distribution, sorted by name, first on sys.path wins.
+
+    Read from the ``*.dist-info`` folder names rather than each METADATA file: parsing ~200
+    METADATA files costs ~0.3 s per run, which a tuning study pays once per trial.
+    """
+    seen: dict[str, tuple[str, str]] = {}
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        if not folder.is_dir():
+            continue
+        for info in folder.glob("*.dist-info"):
+            name, sep, version = info.name[: -len(".dist-info")].partition("-")
+            if sep and name.lower().replace("_", "-") not in seen:
+                seen[name.lower().replace("_", "-")] = (name.replace("_", "-"), version)
+    return tuple(seen[key] for key in sorted(seen))
+
+
 def package_versions() -> dict[str, str]:
     """Versions of the packages that shape a run (trainforge, torch, numpy, optuna, ...)."""
-    versions: dict[str, str] = {}
-    for name in _TRACKED_PACKAGES:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
+    installed = {name.lower(): version for name, version in installed_distributions()}
+    return {name: installed[name] for name in _TRACKED_PACKAGES if name in installed}
 
 
 def command_line() -> list[str]:
