@@ -182,3 +182,14 @@ def test_every_field_has_a_description() -> None:
         return missing
 
     assert walk(TrainConfig) == []
+
+
+def test_readme_config_reference_is_current() -> None:
+    from trainforge.config.reference import reference_markdown
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("<!-- config-reference:start -->") + len("<!-- config-reference:start -->")
+    end = readme.index("<!-- config-reference:end -->")
+    assert readme[start:end].strip() == reference_markdown().strip(), (
+        "README's config reference is stale: paste the output of `trainforge config reference`"
+    )

@@ -11,7 +11,7 @@ from trainforge.cli.common import flag
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "action",
-        choices=["schema", "validate", "show"],
+        choices=["schema", "validate", "show", "reference"],
         help="schema: print the JSON Schema; validate FILE: check a config; "
         "show FILE: print it resolved, defaults filled in",
     )
@@ -36,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = "trainforge training config"
         print(json.dumps(schema, indent=2))
+        return 0
+    if args.action == "reference":
+        from trainforge.config.reference import reference_markdown
+
+        print(reference_markdown(), end="")
         return 0
     if not args.file:
         raise UsageError(f"trainforge config {args.action} needs a FILE (e.g. config.yaml)")
