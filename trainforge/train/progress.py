@@ -22,6 +22,7 @@ class EpochProgress:
             enabled = sys.stderr.isatty()
         if not enabled or total <= 0:
             return
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -36,6 +37,7 @@ class EpochProgress:
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
             TimeRemainingColumn(),
+            console=Console(stderr=True),
             transient=True,
         )
         self._task = self._bar.add_task("train", total=total, info="")
