@@ -55,8 +55,10 @@ def fresh_model(cfg: Any, spec: Any) -> nn.Module:
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
     with torch.inference_mode():
-        correct = sum(int((model(x[i : i + 256]).argmax(1) == y[i : i + 256]).sum())
-                      for i in range(0, len(y), 256))
+        correct = sum(
+            int((model(x[i : i + 256]).argmax(1) == y[i : i + 256]).sum())
+            for i in range(0, len(y), 256)
+        )
     model.train()
     return correct / len(y)
 
@@ -74,7 +76,9 @@ def hand_written(cfg: Any, data: tuple[Any, ...], epochs: int, loader: bool) -> 
             epoch_batches = iter(batches)
         else:
             order = torch.randperm(len(y))
-            epoch_batches = ((x[order[i : i + 32]], y[order[i : i + 32]]) for i in range(0, len(y), 32))
+            epoch_batches = (
+                (x[order[i : i + 32]], y[order[i : i + 32]]) for i in range(0, len(y), 32)
+            )
         for xb, yb in epoch_batches:
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(xb), yb)
@@ -88,15 +92,18 @@ def hand_written(cfg: Any, data: tuple[Any, ...], epochs: int, loader: bool) -> 
 def with_trainforge(cfg: Any, data: tuple[Any, ...], epochs: int, lean: bool) -> float:
     overrides = [f"training.epochs={epochs}"]
     if lean:
-        overrides += ["logging.tensorboard=false", "checkpointing.save_best=false",
-                      "checkpointing.save_last=false"]
+        overrides += [
+            "logging.tensorboard=false",
+            "checkpointing.save_best=false",
+            "checkpointing.save_last=false",
+        ]
     with tempfile.TemporaryDirectory() as tmp:
         result = trainforge.fit(CONFIG, overrides, output=Path(tmp) / "run")
     return result.final_metrics["val_accuracy"]
 
 
 def with_lightning(cfg: Any, data: tuple[Any, ...], epochs: int) -> float:
-    import lightning as L  # noqa: N812
+    import lightning as L
 
     spec, x, y, vx, vy = data
 
@@ -121,11 +128,21 @@ def with_lightning(cfg: Any, data: tuple[Any, ...], epochs: int) -> float:
 
     module = Module()
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, default_root_dir=tmp,
-                            enable_progress_bar=False, enable_model_summary=False,
-                            logger=L.pytorch.loggers.TensorBoardLogger(tmp), log_every_n_steps=50)
-        trainer.fit(module, DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True),
-                    DataLoader(TensorDataset(vx, vy), batch_size=256))
+        trainer = L.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            devices=1,
+            default_root_dir=tmp,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            logger=L.pytorch.loggers.TensorBoardLogger(tmp),
+            log_every_n_steps=50,
+        )
+        trainer.fit(
+            module,
+            DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True),
+            DataLoader(TensorDataset(vx, vy), batch_size=256),
+        )
     return accuracy(module.net, vx, vy)
 
 
@@ -139,13 +156,19 @@ def main() -> None:
     contenders: dict[str, Callable[[], float]] = {
         "hand-written, tensor slicing": lambda: hand_written(cfg, data, args.epochs, loader=False),
         "hand-written, DataLoader": lambda: hand_written(cfg, data, args.epochs, loader=True),
-        "trainforge (TensorBoard, checkpoints)": lambda: with_trainforge(cfg, data, args.epochs, False),
-        "trainforge (no TensorBoard, no checkpoints)": lambda: with_trainforge(cfg, data, args.epochs, True),
+        "trainforge (TensorBoard, checkpoints)": lambda: with_trainforge(
+            cfg, data, args.epochs, False
+        ),
+        "trainforge (no TensorBoard, no checkpoints)": lambda: with_trainforge(
+            cfg, data, args.epochs, True
+        ),
     }
     try:
         import lightning  # noqa: F401
 
-        contenders["PyTorch Lightning (TensorBoard, checkpoints)"] = lambda: with_lightning(cfg, data, args.epochs)
+        contenders["PyTorch Lightning (TensorBoard, checkpoints)"] = lambda: with_lightning(
+            cfg, data, args.epochs
+        )
     except ImportError:
         print("PyTorch Lightning not installed: skipped (pip install lightning)")
     times: dict[str, list[float]] = {name: [] for name in contenders}
@@ -157,13 +180,19 @@ def main() -> None:
             times[name].append(time.perf_counter() - start)
     base_slice = statistics.median(times["hand-written, tensor slicing"])
     base_loader = statistics.median(times["hand-written, DataLoader"])
-    print(f"\n{args.epochs} epochs of simple_cnn on digits, {torch.get_num_threads()} threads, "
-          f"median of {args.rounds} rounds")
-    print(f"{'contender':48} {'seconds':>8} {'s/epoch':>8} {'vs slicing':>11} {'vs DataLoader':>14} {'val acc':>8}")
+    print(
+        f"\n{args.epochs} epochs of simple_cnn on digits, {torch.get_num_threads()} threads, "
+        f"median of {args.rounds} rounds"
+    )
+    print(
+        f"{'contender':48} {'seconds':>8} {'s/epoch':>8} {'vs slicing':>11} {'vs DataLoader':>14} {'val acc':>8}"
+    )
     for name, values in times.items():
         t = statistics.median(values)
-        print(f"{name:48} {t:8.2f} {t / args.epochs:8.3f} {t / base_slice:10.2f}x "
-              f"{t / base_loader:13.2f}x {accs[name]:8.4f}")
+        print(
+            f"{name:48} {t:8.2f} {t / args.epochs:8.3f} {t / base_slice:10.2f}x "
+            f"{t / base_loader:13.2f}x {accs[name]:8.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ ORCHESTRATOR = str(ROOT / "training_orchestrator.py")
 
 def run(args: list[str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def records(run_dir: Path) -> list[dict[str, Any]]:
@@ -36,9 +37,11 @@ def workflow1_config() -> str:
         match = re.search(r"cat > config.yaml << EOF\n(.*?)EOF", SPEC.read_text(), re.S)
         assert match is not None
         return match.group(1)
-    return ("model:\n  architecture: simple_cnn\ndata:\n  train_path: data/train.csv\n"
-            "  val_path: data/val.csv\n  batch_size: 32\ntraining:\n  epochs: 50\n"
-            "  learning_rate: 0.001\n")
+    return (
+        "model:\n  architecture: simple_cnn\ndata:\n  train_path: data/train.csv\n"
+        "  val_path: data/val.csv\n  batch_size: 32\ntraining:\n  epochs: 50\n"
+        "  learning_rate: 0.001\n"
+    )
 
 
 @pytest.mark.slow
@@ -47,9 +50,20 @@ def test_workflow_1_and_3_verbatim(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(workflow1_config())
     # Workflow 1, step 2, interrupted by SIGTERM part-way (Workflow 3's premise) ...
     proc = subprocess.Popen(
-        [sys.executable, ORCHESTRATOR, "--config", "config.yaml", "--seed", "42",
-         "--output", "interrupted_run"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            ORCHESTRATOR,
+            "--config",
+            "config.yaml",
+            "--seed",
+            "42",
+            "--output",
+            "interrupted_run",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     metrics = tmp_path / "interrupted_run" / "logs" / "metrics.json"
     deadline = time.time() + 120
@@ -66,8 +80,18 @@ def test_workflow_1_and_3_verbatim(tmp_path: Path) -> None:
     assert 2 <= stopped_at < 50
 
     # ... then Workflow 3 verbatim.
-    done = run([ORCHESTRATOR, "--config", "interrupted_run/config.yaml", "--resume",
-                "interrupted_run/checkpoints/last.pth", "--output", "resumed_run"], tmp_path)
+    done = run(
+        [
+            ORCHESTRATOR,
+            "--config",
+            "interrupted_run/config.yaml",
+            "--resume",
+            "interrupted_run/checkpoints/last.pth",
+            "--output",
+            "resumed_run",
+        ],
+        tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "final val_accuracy" in done.stdout
     resumed = tmp_path / "resumed_run"
@@ -89,17 +113,41 @@ def test_spec_training_config_offline_pretrained_is_one_clear_line(tmp_path: Pat
     (tmp_path / "training_config.yaml").write_text(body.group(1))
     make_image_folder(tmp_path / "data" / "train", n_per_class=3, size=16)
     make_image_folder(tmp_path / "data" / "val", n_per_class=2, size=16)
-    done = run([ORCHESTRATOR, "--config", "training_config.yaml", "--seed", "42",
-                "--output", "train_run_001"], tmp_path)
+    done = run(
+        [
+            ORCHESTRATOR,
+            "--config",
+            "training_config.yaml",
+            "--seed",
+            "42",
+            "--output",
+            "train_run_001",
+        ],
+        tmp_path,
+    )
     if done.returncode == 0:
         pytest.skip("the network is reachable: pretrained weights downloaded")
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "pretrained" in done.stderr
     # The same config without the download trains resnet18 on the image folder.
-    ok = run([ORCHESTRATOR, "--config", "training_config.yaml", "--seed", "42", "--output",
-              "train_run_002", "--set", "model.pretrained=false", "--fast_dev_run",
-              "--set", "data.num_workers=0"], tmp_path)
+    ok = run(
+        [
+            ORCHESTRATOR,
+            "--config",
+            "training_config.yaml",
+            "--seed",
+            "42",
+            "--output",
+            "train_run_002",
+            "--set",
+            "model.pretrained=false",
+            "--fast_dev_run",
+            "--set",
+            "data.num_workers=0",
+        ],
+        tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr
     meta = json.loads((tmp_path / "train_run_002" / "metadata.json").read_text())
     assert meta["status"] == "completed"
@@ -163,19 +211,36 @@ def test_pixel_csv_user_model_and_kebab_flags(tmp_path: Path) -> None:
         "model:\n  architecture: my_models:Net\n  kwargs: {width: 16}\n"
         "data:\n  train_path: train.csv\n  batch_size: 32\ntraining:\n  epochs: 2\n"
     )
-    done = run(["-m", "trainforge", "train", "--config", "c.yaml", "--output", "run",
-                "--fast-dev-run", "--set", "training.optimizer=sgd"], tmp_path)
+    done = run(
+        [
+            "-m",
+            "trainforge",
+            "train",
+            "--config",
+            "c.yaml",
+            "--output",
+            "run",
+            "--fast-dev-run",
+            "--set",
+            "training.optimizer=sgd",
+        ],
+        tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     cfg = (tmp_path / "run" / "config.yaml").read_text()
     assert "architecture: my_models:Net" in cfg and "optimizer: sgd" in cfg
 
 
 def test_unavailable_device_and_distributed_flags(tmp_path: Path) -> None:
-    (tmp_path / "c.yaml").write_text("data:\n  train_path: builtin:iris\nmodel:\n  architecture: mlp\n")
+    (tmp_path / "c.yaml").write_text(
+        "data:\n  train_path: builtin:iris\nmodel:\n  architecture: mlp\n"
+    )
     import torch
 
     if not torch.cuda.is_available():
-        done = run([ORCHESTRATOR, "--config", "c.yaml", "--device", "cuda", "--output", "r"], tmp_path)
+        done = run(
+            [ORCHESTRATOR, "--config", "c.yaml", "--device", "cuda", "--output", "r"], tmp_path
+        )
         assert done.returncode == 2 and "CUDA is not available" in done.stderr
         assert "Traceback" not in done.stderr
     dist = run([ORCHESTRATOR, "--config", "c.yaml", "--distributed", "--n_gpus", "4"], tmp_path)

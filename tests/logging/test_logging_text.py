@@ -50,7 +50,14 @@ def test_other_records_render() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0.0, "0"), (12, "12"), (1e-5, "1.000e-05"), (123456.0, "1.235e+05"), (True, "True")],
+    [
+        (0.0, "0"),
+        (12, "12"),
+        (1e-5, "1.000e-05"),
+        (123456.0, "123456"),
+        (1.5e7, "1.500e+07"),
+        (True, "True"),
+    ],
 )
 def test_format_number(value: float, text: str) -> None:
     assert format_number(value) == text
@@ -59,8 +66,24 @@ def test_format_number(value: float, text: str) -> None:
 def test_echo_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = TextLog(tmp_path / "train.log", echo=True)
     log.log({"type": "validation", "step": 1, "epoch": 1, "metrics": {"val_loss": 1.0}})
+    log.log({"type": "step", "step": 1, "epoch": 1, "loss": 2.0})
+    log.log(
+        {
+            "type": "validation",
+            "step": 2,
+            "epoch": 1,
+            "in_epoch": True,
+            "metrics": {"val_loss": 0.5},
+        }
+    )
+    log.log({"type": "epoch", "step": 3, "epoch": 1, "metrics": {"train_loss": 1.5}})
     log.close()
-    assert "validation epoch 1 step 1 | val_loss 1.0000" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # The console gets epochs and in-epoch validations; the file gets everything.
+    assert "validation epoch 1 step 2 | val_loss 0.5000" in err
+    assert "epoch 1 step 3 | train_loss 1.5000" in err
+    assert "step 1 |" not in err and "val_loss 1.0000" not in err
+    assert "val_loss 1.0000" in (tmp_path / "train.log").read_text()
 
 
 def test_resume_truncates_text_log(tmp_path: Path) -> None:

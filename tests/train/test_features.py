@@ -28,8 +28,14 @@ def records(run: Path, kind: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("kind", ["none", "step", "cosine", "plateau"])
 def test_each_scheduler_drives_the_lr(tmp_path: Path, kind: str) -> None:
-    sched = {"type": kind, "warmup_epochs": 1, "step_size": 1, "gamma": 0.5, "patience": 0,
-             "min_lr": 0.0}
+    sched = {
+        "type": kind,
+        "warmup_epochs": 1,
+        "step_size": 1,
+        "gamma": 0.5,
+        "patience": 0,
+        "min_lr": 0.0,
+    }
     result = trainforge.fit({**IRIS, "lr_scheduler": sched}, output=tmp_path / kind)
     lrs = [r["lr"] for r in records(result.run_dir, "step")]
     steps_per_epoch = 9  # 135 training rows / 16
@@ -47,8 +53,16 @@ def test_each_scheduler_drives_the_lr(tmp_path: Path, kind: str) -> None:
 
 
 def test_bf16_on_cpu_label_smoothing_class_weights_max_steps(tmp_path: Path) -> None:
-    cfg = {**IRIS, "training": {**IRIS["training"], "mixed_precision": True,
-                                "label_smoothing": 0.1, "class_weights": "auto", "max_steps": 5}}
+    cfg = {
+        **IRIS,
+        "training": {
+            **IRIS["training"],
+            "mixed_precision": True,
+            "label_smoothing": 0.1,
+            "class_weights": "auto",
+            "max_steps": 5,
+        },
+    }
     result = trainforge.fit(cfg, output=tmp_path / "r")
     assert result.global_step == 5 and result.stop_reason == "max_steps"
     assert result.status == "completed"
@@ -56,13 +70,15 @@ def test_bf16_on_cpu_label_smoothing_class_weights_max_steps(tmp_path: Path) -> 
     assert "bf16 autocast on CPU" in log
     assert "last" in result.checkpoints  # a run ending mid-epoch still leaves last.pth
     with pytest.raises(ConfigError, match="one weight per class"):
-        trainforge.fit({**IRIS, "training": {"class_weights": [1.0, 2.0]}},
-                       output=tmp_path / "bad")
+        trainforge.fit({**IRIS, "training": {"class_weights": [1.0, 2.0]}}, output=tmp_path / "bad")
 
 
 def test_validation_every_n_steps_and_early_stopping(tmp_path: Path) -> None:
-    cfg = {**IRIS, "training": {"epochs": 20, "val_every_n_steps": 4},
-           "early_stopping": {"enabled": True, "patience": 2, "min_delta": 10.0}}
+    cfg = {
+        **IRIS,
+        "training": {"epochs": 20, "val_every_n_steps": 4},
+        "early_stopping": {"enabled": True, "patience": 2, "min_delta": 10.0},
+    }
     result = trainforge.fit(cfg, output=tmp_path / "r")
     assert result.stop_reason == "early_stopping" and result.exit_code == 0
     vals = records(result.run_dir, "validation")
@@ -73,9 +89,13 @@ def test_validation_every_n_steps_and_early_stopping(tmp_path: Path) -> None:
 
 
 def test_regression_on_diabetes(tmp_path: Path) -> None:
-    cfg = {"model": {"architecture": "mlp"}, "data": {"train_path": "builtin:diabetes"},
-           "training": {"epochs": 2}, "checkpointing": {"monitor": "val_mae"},
-           "logging": {"progress_bar": "off", "tensorboard": False}}
+    cfg = {
+        "model": {"architecture": "mlp"},
+        "data": {"train_path": "builtin:diabetes"},
+        "training": {"epochs": 2},
+        "checkpointing": {"monitor": "val_mae"},
+        "logging": {"progress_bar": "off", "tensorboard": False},
+    }
     result = trainforge.fit(cfg, output=tmp_path / "r")
     assert {"val_mse", "val_mae", "val_r2"} <= set(result.final_metrics)
     assert result.best_metric == "val_mae"
@@ -85,12 +105,18 @@ def test_regression_on_diabetes(tmp_path: Path) -> None:
 
 def test_image_folder_with_augmentation_and_workers(tmp_path: Path) -> None:
     root = make_image_folder(tmp_path / "imgs", n_per_class=6, size=16)
-    cfg = {"model": {"architecture": "simple_cnn", "channels": [8]},
-           "data": {"train_path": str(root), "batch_size": 8, "num_workers": 2,
-                    "persistent_workers": True,
-                    "augmentation": {"random_flip": True, "random_crop": True,
-                                     "normalize": "imagenet"}},
-           "training": {"epochs": 2}, "logging": {"progress_bar": "off", "tensorboard": False}}
+    cfg = {
+        "model": {"architecture": "simple_cnn", "channels": [8]},
+        "data": {
+            "train_path": str(root),
+            "batch_size": 8,
+            "num_workers": 2,
+            "persistent_workers": True,
+            "augmentation": {"random_flip": True, "random_crop": True, "normalize": "imagenet"},
+        },
+        "training": {"epochs": 2},
+        "logging": {"progress_bar": "off", "tensorboard": False},
+    }
     result = trainforge.fit(cfg, output=tmp_path / "r")
     assert result.status == "completed"
     spec = load_checkpoint(result.checkpoints["last"])["input_spec"]
@@ -109,11 +135,16 @@ def test_pretrained_checkpoint_is_recorded_as_parent(tmp_path: Path) -> None:
     assert lineage["data_hash"]
 
 
-def test_wandb_offline_and_deterministic_strict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wandb_offline_and_deterministic_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
-    cfg = {**IRIS, "logging": {**IRIS["logging"], "wandb": {"enabled": True, "project": "t"}},
-           "reproducibility": {"deterministic": "strict"}}
+    cfg = {
+        **IRIS,
+        "logging": {**IRIS["logging"], "wandb": {"enabled": True, "project": "t"}},
+        "reproducibility": {"deterministic": "strict"},
+    }
     result = trainforge.fit(cfg, output=tmp_path / "r")
     assert result.status == "completed"
     assert list((result.run_dir / "wandb").glob("offline-run-*"))

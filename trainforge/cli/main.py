@@ -16,9 +16,19 @@ COMMANDS = {
         "trainforge.cli.train",
         "train a model from a YAML config (training_orchestrator.py)",
     ),
+    "verify-resume": ("trainforge.cli.verify_resume", "kill-and-resume check of a config"),
+    "ckpt": ("trainforge.cli.ckpt", "checkpoints and model registry (checkpoint_manager.py)"),
     "config": (
         "trainforge.cli.config_cmd",
         "print the config JSON Schema or validate a config file",
+    ),
+    "evaluate": (
+        "trainforge.cli.evaluate",
+        "metrics, per-class figures and confusion matrix of a checkpoint on labelled data",
+    ),
+    "predict": (
+        "trainforge.cli.predict",
+        "predictions of a checkpoint for a CSV file or image folder, written as CSV",
     ),
 }
 

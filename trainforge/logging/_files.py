@@ -69,6 +69,16 @@ class AppendFile:
         """Byte offset after the last complete line written."""
         return self._position
 
+    def truncate(self, offset: int) -> None:
+        """Cut the file back to ``offset`` (a stored position), e.g. on a rollback."""
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"{self.path} is closed; cannot truncate it")
+            self._file.flush()
+            keep = last_line_end(self.path, min(max(int(offset), 0), self._position))
+            self._file.truncate(keep)
+            self._position = keep
+
     @property
     def closed(self) -> bool:
         return self._closed

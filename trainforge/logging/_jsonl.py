@@ -160,6 +160,10 @@ class JsonlSink:
     def state_dict(self) -> dict[str, Any]:
         return {"position": self.position()}
 
+    def truncate(self, offset: int) -> None:
+        """Drop every line written after ``offset`` (see :meth:`position`)."""
+        self._file.truncate(offset)
+
     def close(self) -> None:
         self._file.close()
 

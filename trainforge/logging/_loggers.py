@@ -78,6 +78,15 @@ class Loggers:
         record of step S before saving the checkpoint of step S: on resume, the files are cut
         back to these offsets and TensorBoard hides events from step S + 1 on.
         """
+        # Trackers buffer events (TensorBoard for seconds): written out now, a kill after the
+        # checkpoint cannot lose records that the resumed run will not log again.
+        for sink in list(self.extra):
+            flush = getattr(sink, "flush", None)
+            if callable(flush):
+                try:
+                    flush()
+                except Exception as exc:
+                    self._drop(sink, exc)
         state: dict[str, Any] = {
             "metrics": self.metrics.position(),
             "text": self.text.position(),
@@ -88,6 +97,29 @@ class Loggers:
             if isinstance(sink, StatefulSink):
                 state[_sink_name(sink)] = sink.state_dict()
         return state
+
+    def rewind(self, positions: dict[str, Any]) -> None:
+        """Go back to a checkpoint's :meth:`positions` within this run (nan_policy: rollback).
+
+        metrics.json and train.log lose what was written after the checkpoint, so the steps
+        that are redone are not recorded twice; alerts.jsonl keeps everything (the events
+        that caused the rollback belong there); TensorBoard hides the later steps.
+        """
+        if is_number(positions.get("metrics")):
+            self.metrics.truncate(int(positions["metrics"]))
+        if is_number(positions.get("text")):
+            self.text.truncate(int(positions["text"]))
+        step = positions.get("step")
+        if not is_number(step):
+            return
+        self.last_step = int(step)
+        for sink in list(self.extra):
+            purge = getattr(sink, "purge_from", None)
+            if callable(purge):
+                try:
+                    purge(int(step) + 1)
+                except Exception as exc:
+                    self._drop(sink, exc)
 
     def _drop(self, sink: Sink, exc: BaseException) -> None:
         self.extra.remove(sink)

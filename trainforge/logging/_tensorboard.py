@@ -49,6 +49,26 @@ class TensorBoardSink:
         for tag, value in values.items():
             self._writer.add_scalar(tag, value, global_step=step, walltime=walltime)
 
+    def flush(self) -> None:
+        """Write buffered events now: a checkpoint must not outlive the events before it."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def purge_from(self, step: int) -> None:
+        """Hide this run's events from ``step`` on (a rollback re-does those steps).
+
+        A session-start event at ``step`` is what ``purge_step`` writes at construction;
+        TensorBoard's reader drops every earlier-written event at or after that step.
+        """
+        if self._writer is None:
+            return
+        from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+
+        # SummaryWriter has no public way to add a raw event; its file writer does.
+        writer = self._writer._get_file_writer()
+        writer.add_event(Event(step=step, session_log=SessionLog(status=SessionLog.START)))
+        writer.flush()
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.flush()

@@ -152,5 +152,9 @@ class TextLog:
     def position(self) -> int:
         return self._file.position()
 
+    def truncate(self, offset: int) -> None:
+        """Drop every line written after ``offset`` (see :meth:`position`)."""
+        self._file.truncate(offset)
+
     def close(self) -> None:
         self._file.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,30 @@ def write(state: dict[str, Any], path: Path) -> Path:
     from trainforge.ckpt.format import save_checkpoint
 
     return save_checkpoint(state, path)
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete temporary files that a killed save left (``.<name>.tmp-<pid>``).
+
+    Only those of processes that no longer run: another live writer's file is its business.
+    """
+    removed = []
+    for path in folder.glob(".*.tmp-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def build_state(t: Trainer) -> dict[str, Any]:

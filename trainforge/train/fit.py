@@ -62,12 +62,16 @@ def fit(
         from trainforge.ckpt.format import load_checkpoint
 
         ckpt = load_checkpoint(ckpt_path)
-        cfg, changes = _resume_config(ckpt, config_or_path, overrides, seed)
+        cfg, changes = _resume_config(ckpt, config_or_path, overrides, seed, model)
         if out_dir is None:
             out_dir = Path(ckpt.get("run_dir") or ckpt_path.parent.parent)
     else:
         cfg = _load(config_or_path, overrides, seed)
         changes = {}
+        # A job killed before its first checkpoint left a folder with nothing to resume:
+        # "--resume auto" promises a fresh start then, so a job script can always pass it.
+        if str(resume) == "auto" and not skipped and out_dir is not None:
+            overwrite = overwrite or resuming.unfinished_without_checkpoints(out_dir)
     if out_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = Path("runs") / f"run-{stamp}"
@@ -98,6 +102,7 @@ def _resume_config(
     source: str | Path | Mapping[str, Any] | TrainConfig | None,
     overrides: Iterable[str] | Mapping[str, Any] | None,
     seed: int | None,
+    model: nn.Module | None = None,
 ) -> tuple[TrainConfig, dict[str, tuple[Any, Any]]]:
     """The checkpoint's config is authoritative; --config/--set may change only safe keys."""
     stored = ckpt["config"]
@@ -109,6 +114,9 @@ def _resume_config(
     # num_classes is inferred at the first run; a config that leaves it out agrees with it.
     if new_dict["model"].get("num_classes") is None:
         new_dict["model"]["num_classes"] = stored["model"].get("num_classes")
+    # A model passed as an object was recorded by its class path: the same class agrees.
+    if model is not None:
+        new_dict["model"]["architecture"] = _class_path(model)
     changes = resuming.config_changes(stored, new_dict)
     resuming.check_resume_changes(changes)
     return validate(new_dict, TrainConfig, source=""), changes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,8 +63,16 @@ def check_resume_changes(changes: Mapping[str, tuple[Any, Any]]) -> None:
         )
 
 
-def find_resume_checkpoint(run_dir: Path, checkpoint_dir: str = "checkpoints") -> Path | None:
-    """The newest valid checkpoint of a run folder, or None (``--resume auto``)."""
+def find_resume_checkpoint(
+    run_dir: Path,
+    checkpoint_dir: str = "checkpoints",
+    skipped: list[tuple[Path, str]] | None = None,
+) -> Path | None:
+    """The newest valid checkpoint of a run folder, or None (``--resume auto``).
+
+    Newer files that fail to load (damaged, tampered with) are passed over; each one is
+    added to ``skipped`` with the reason, so the caller can warn about it.
+    """
     from trainforge.ckpt.format import verify_checkpoint
 
     folder = run_dir / checkpoint_dir
@@ -77,10 +86,30 @@ def find_resume_checkpoint(run_dir: Path, checkpoint_dir: str = "checkpoints") -
     # last.pth is written after the others of the same step: prefer it on equal times.
     candidates.sort(key=lambda p: (p.stat().st_mtime, p.name == "last.pth"), reverse=True)
     for path in candidates:
-        ok, _ = verify_checkpoint(path)
+        ok, reason = verify_checkpoint(path)
         if ok:
             return path
+        if skipped is not None:
+            skipped.append((path, reason))
     return None
+
+
+def unfinished_without_checkpoints(run_dir: Path, checkpoint_dir: str = "checkpoints") -> bool:
+    """A run folder whose run never completed and never wrote a checkpoint file."""
+    if not (run_dir / "metadata.json").is_file():
+        return False
+    if any((run_dir / checkpoint_dir).glob("*.pth")):
+        return False
+    try:
+        status = json.loads((run_dir / "metadata.json").read_text()).get("status")
+    except (OSError, ValueError):
+        return False
+    return status != "completed"
+
+
+def skipped_warning(path: Path, reason: str) -> str:
+    """The warning for a checkpoint that ``--resume auto`` passed over."""
+    return f"--resume: skipped {path} ({reason}); resuming from an older checkpoint instead"
 
 
 def copy_history(
@@ -105,16 +134,18 @@ def copy_history(
         shutil.copytree(tb, dst / "tensorboard")
 
 
-def resolve_resume(resume: str | Path, output: Path | None) -> Path | None:
+def resolve_resume(
+    resume: str | Path, output: Path | None, skipped: list[tuple[Path, str]] | None = None
+) -> Path | None:
     """``auto`` -> newest valid checkpoint of --output (None: fresh start); a folder -> the
-    same for that folder; a file -> that file."""
+    same for that folder; a file -> that file. Damaged files passed over go to ``skipped``."""
     if str(resume) == "auto":
         if output is None:
             raise ConfigError("--resume auto needs --output (the run folder to continue)")
-        return find_resume_checkpoint(output) if output.exists() else None
+        return find_resume_checkpoint(output, skipped=skipped) if output.exists() else None
     path = Path(resume)
     if path.is_dir():
-        found = find_resume_checkpoint(path)
+        found = find_resume_checkpoint(path, skipped=skipped)
         if found is None:
             raise RunFolderError(f"--resume {path}: no valid checkpoint in {path}/checkpoints")
         return found

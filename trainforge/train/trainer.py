@@ -130,6 +130,10 @@ class Trainer:
         self.saved: dict[str, Path] = {}
         self._last_save_time = time.monotonic()
         self._validated_at = -1
+        # While an epoch closes, best/top-k saves wait for its epoch record (see end_epoch).
+        self._deferred: list[str] | None = None
+        self._deferred_deletes: list[str] = []
+        self._rollbacks = 0
 
     # ----------------------------------------------------------------------------- the loop
     def run(self) -> str:
@@ -273,10 +277,16 @@ class Trainer:
         self.totals = EpochTotals()
         self.metrics.update(train_metrics)
         last_epoch = self.epoch >= self.cfg.training.epochs
-        if self.data.val is not None and (
-            self.epoch % self.cfg.logging.val_every_n_epochs == 0 or last_epoch
-        ):
-            self.validate_and_track()
+        # Every checkpoint of this epoch's end is written after its epoch record: a best.pth
+        # saved before it would resume (after a kill) into logs that never get that record.
+        self._deferred, self._deferred_deletes = [], []
+        try:
+            if self.data.val is not None and (
+                self.epoch % self.cfg.logging.val_every_n_epochs == 0 or last_epoch
+            ):
+                self.validate_and_track()
+        finally:
+            deferred, self._deferred = self._deferred, None
         val = {k: v for k, v in self.metrics.items() if k.startswith("val_")}
         self.log.log(
             {
@@ -294,7 +304,11 @@ class Trainer:
             names.append(f"epoch_{self.epoch:03d}.pth")
         if self.cfg.checkpointing.save_last:
             names.append("last.pth")
-        self.save(names)
+        # last.pth stays the last file written, so --resume auto prefers it.
+        self.save(deferred + names)
+        for name in self._deferred_deletes:
+            (self.checkpoint_dir / name).unlink(missing_ok=True)
+        self._deferred_deletes = []
 
     def train_metrics(self) -> dict[str, float]:
         t = self.totals
@@ -392,6 +406,10 @@ class Trainer:
             keep, to_delete = self.top_k.offer(name, metrics[first])
             if keep:
                 names.append(name)
+        if self._deferred is not None:
+            self._deferred.extend(names)
+            self._deferred_deletes.extend(to_delete)
+            return
         self.save(names)
         for name in to_delete:
             (self.checkpoint_dir / name).unlink(missing_ok=True)
@@ -422,6 +440,7 @@ class Trainer:
             for hook in self.hooks:
                 hook.on_checkpoint(path, snapshot)
         self._last_save_time = time.monotonic()
+        self._rollbacks = 0  # a new checkpoint is progress past the last divergence
 
     def _step_save_due(self) -> bool:
         ck = self.cfg.checkpointing
@@ -467,9 +486,21 @@ class Trainer:
             )
         from trainforge.ckpt.format import load_checkpoint
 
+        # Data that is itself non-finite diverges at any LR: give up instead of looping.
+        self._rollbacks += 1
+        limit = self.cfg.training.max_consecutive_skips
+        if self._rollbacks > limit:
+            raise TrainingDiverged(
+                f"{self._rollbacks} rollbacks in a row without reaching a new checkpoint "
+                f"(max_consecutive_skips={limit}); check the data for NaN/inf values or lower "
+                "training.learning_rate"
+            )
         factor = self.schedule.factor * self.cfg.training.rollback_lr_factor
-        self.load_state_dict(load_checkpoint(source, map_location=self.device))
+        state = load_checkpoint(source, map_location=self.device)
+        self.load_state_dict(state)
         self.schedule.factor = factor
+        # The steps after the checkpoint are redone: their records must not appear twice.
+        self.log.rewind({**state.get("logs", {}), "step": self.global_step})
         self.log.alert(
             "rollback",
             f"rolled back to {source.name}; LR factor now {factor:g}",
