@@ -116,3 +116,18 @@ def test_lineage_json_and_a_parent_that_is_another_runs_checkpoint(
     assert nodes[1]["path"].endswith("epoch_001.pth")
     base_run = load_checkpoint(world["base"] / "checkpoints" / "best.pth")["lineage"]["run_id"]
     assert nodes[1]["run_id"] == base_run
+
+
+def test_pretrained_may_name_a_registry_alias(
+    world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Registry(world["registry"]).promote("digits@1.0.0", "production")
+    monkeypatch.setenv("TRAINFORGE_REGISTRY", str(world["registry"]))
+    for ref in ("production", "latest"):
+        run = train(
+            tmp_path / ref,
+            config(model={"pretrained": f"registry:digits@{ref}"}, training={"epochs": 1}),
+            fast_dev_run=True,
+        ).run_dir
+        parent = load_checkpoint(run / "checkpoints" / "last.pth")["lineage"]["parent"]
+        assert (parent["name"], parent["version"]) == ("digits", "1.0.0")

@@ -304,15 +304,19 @@ def _evaluate(release: Release) -> None:
     test_path = (release.config.get("data") or {}).get("test_path")
     if not test_path:
         return
-    from trainforge.ckpt.evaluation import evaluate_checkpoint
     from trainforge.errors import TrainforgeError
+    from trainforge.evaluate import evaluate_checkpoint
 
     try:
         result = evaluate_checkpoint(release.source, str(test_path))
     except TrainforgeError as exc:
         release.notes.append(f"test set not evaluated: {exc}")
         return
-    release.test = {"data": result.data, "samples": result.samples, "metrics": result.metrics}
+    release.test = {
+        "data": result["data"],
+        "samples": result["num_samples"],
+        "metrics": {f"test_{k}": float(v) for k, v in result["metrics"].items()},
+    }
 
 
 def _read_config(folder: Path) -> dict[str, Any] | None:

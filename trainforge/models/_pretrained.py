@@ -8,6 +8,7 @@ The returned info becomes the run's lineage parent.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from collections.abc import Mapping
@@ -79,6 +80,7 @@ def resolve_pretrained_path(value: str) -> Path:
         return path
     name, version = parse_registry_ref(value)
     registry = Path(os.environ.get("TRAINFORGE_REGISTRY") or DEFAULT_REGISTRY)
+    version = _alias_version(registry, name, version)
     path = registry / f"{name}_v{version}" / "checkpoint.pth"
     if not path.is_file():
         raise ModelError(
@@ -86,6 +88,23 @@ def resolve_pretrained_path(value: str) -> Path:
             "(trainforge ckpt register) or point TRAINFORGE_REGISTRY at the registry folder"
         )
     return path
+
+
+def _alias_version(registry: Path, name: str, ref: str) -> str:
+    """``production`` -> the version that alias points at; ``latest`` -> the highest version.
+
+    Read straight from registry.json so that model building does not depend on the registry
+    tool; a version number is returned unchanged.
+    """
+    if ref[:1].isdigit():
+        return ref
+    try:
+        entry = json.loads((registry / "registry.json").read_text(encoding="utf-8"))["models"][name]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ref
+    if ref == "latest" and entry.get("versions"):
+        return max(entry["versions"], key=lambda v: tuple(int(p) for p in v.split(".")))
+    return str((entry.get("aliases") or {}).get(ref, ref))
 
 
 def parse_registry_ref(value: str) -> tuple[str, str]:
@@ -172,7 +191,8 @@ def _from_file(value: str) -> tuple[dict[str, Any], Mapping[str, Tensor]]:
         kind, run_id = "state_dict", None
         state = _find_state_dict(raw, path)
     if value.startswith(REGISTRY_PREFIX):
-        name, version = parse_registry_ref(value)
+        name, _ = parse_registry_ref(value)
+        version = Path(path).parent.name.rpartition("_v")[2]  # an alias resolved to its version
         return _info("registry", str(path), run_id=run_id, name=name, version=version), state
     return _info(kind, str(path), run_id=run_id), state
 

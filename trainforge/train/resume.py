@@ -63,9 +63,20 @@ def check_resume_changes(changes: Mapping[str, tuple[Any, Any]]) -> None:
         )
 
 
+def checkpoint_folder_of(run_dir: Path) -> str:
+    """The run's ``checkpointing.save_dir`` as its config.yaml records it (default checkpoints)."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        return str(saved["checkpointing"]["save_dir"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return "checkpoints"
+
+
 def find_resume_checkpoint(
     run_dir: Path,
-    checkpoint_dir: str = "checkpoints",
+    checkpoint_dir: str | None = None,
     skipped: list[tuple[Path, str]] | None = None,
 ) -> Path | None:
     """The newest valid checkpoint of a run folder, or None (``--resume auto``).
@@ -75,7 +86,7 @@ def find_resume_checkpoint(
     """
     from trainforge.ckpt.format import verify_checkpoint
 
-    folder = run_dir / checkpoint_dir
+    folder = run_dir / (checkpoint_dir or checkpoint_folder_of(run_dir))
     if not folder.is_dir():
         return None
     candidates = sorted(
@@ -94,11 +105,11 @@ def find_resume_checkpoint(
     return None
 
 
-def unfinished_without_checkpoints(run_dir: Path, checkpoint_dir: str = "checkpoints") -> bool:
+def unfinished_without_checkpoints(run_dir: Path) -> bool:
     """A run folder whose run never completed and never wrote a checkpoint file."""
     if not (run_dir / "metadata.json").is_file():
         return False
-    if any((run_dir / checkpoint_dir).glob("*.pth")):
+    if any((run_dir / checkpoint_folder_of(run_dir)).glob("*.pth")):
         return False
     try:
         status = json.loads((run_dir / "metadata.json").read_text()).get("status")
