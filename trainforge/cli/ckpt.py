@@ -236,19 +236,13 @@ def _prune(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     _need(args, "export", "checkpoint", "fmt", "output")
-    try:
-        from trainforge.ckpt.export import export_checkpoint
-    except ImportError as exc:
-        if not (exc.name or "").startswith("trainforge.ckpt.export"):
-            raise
-        raise UsageError("--export is not available in this installation of trainforge") from None
+    from trainforge.ckpt.export import export_checkpoint
     from trainforge.ckpt.registry import record_export
 
+    # export_checkpoint prints its own progress: what was written and the verification.
     report = export_checkpoint(
         Path(args.checkpoint), args.fmt, Path(args.output), preprocessing=not args.no_preprocessing
     )
-    verification = report.get("verification") or report
-    print(f"exported {args.output} ({args.fmt}); max abs diff {verification.get('max_abs_diff')}")
     ref = record_export(args.checkpoint, report)
     if ref:
         print(f"recorded the verification in the model card of {ref}")
