@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from trainforge._fileio import atomic_write
 from trainforge.errors import UsageError
 
 if TYPE_CHECKING:
@@ -92,9 +92,7 @@ def predict_file(
     if target.is_dir():
         raise UsageError(f"--output {target} is a folder; give a file name such as preds.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    frame.to_csv(temp, index=False, float_format="%.8g")
-    os.replace(temp, target)
+    atomic_write(target, lambda temp: frame.to_csv(temp, index=False, float_format="%.8g"))
     return {
         "rows": len(frame),
         "output": str(target),

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from trainforge._fileio import fsync_folder
 from trainforge.ckpt._canonical import (
     UnsupportedValueError,
     check_state,
@@ -114,7 +115,7 @@ def _write_atomically(payload: dict[str, Any], target: Path) -> None:
         raise CheckpointError(
             f"could not write checkpoint {target}: {_write_failure_reason(exc)}; {outcome}"
         ) from exc
-    _fsync_folder(target.parent)
+    fsync_folder(target.parent)
 
 
 def _write_failure_reason(exc: BaseException) -> str:
@@ -129,22 +130,6 @@ def _write_failure_reason(exc: BaseException) -> str:
             return text[:1].lower() + text[1:]
         current = current.__cause__ or current.__context__
     return _first_line(exc)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable across a power loss. Some filesystems (and Windows)
-    # refuse to open or fsync a folder; the file is already complete and in place then, so
-    # that is not worth failing the save over.
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def _remove_quietly(path: Path) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trainforge._fileio import atomic_write_text
 from trainforge.errors import CheckpointError
 
 INDEX = "registry.json"
@@ -53,17 +54,9 @@ def read_index(root: Path) -> dict[str, Any]:
 
 def write_index(root: Path, index: dict[str, Any]) -> None:
     path = root / INDEX
-    temp = root / f".{INDEX}.tmp-{os.getpid()}"
     try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(index, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
+        atomic_write_text(path, json.dumps(index, indent=2, sort_keys=False) + "\n")
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
         raise CheckpointError(f"could not write {path}: {exc.strerror or exc}") from None
 
 

@@ -13,11 +13,11 @@ import math
 import os
 import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any
 
+from trainforge._fileio import atomic_write_text
 from trainforge.errors import RunFolderError
 
 CONFIG_FILE = "config.yaml"
@@ -39,35 +39,6 @@ _OWN_NAMES = frozenset(
         "mlruns",
     }
 )
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, rename: readers see old or new, whole."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not every file system allows opening a folder.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _json_safe(value: Any) -> Any:

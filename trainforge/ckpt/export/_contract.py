@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from trainforge._fileio import atomic_write_text
 from trainforge.ckpt.export._graphs import INPUT_NAME
 from trainforge.ckpt.export._inputs import input_shape
 from trainforge.data.spec import InputSpec
@@ -98,6 +98,4 @@ def versions(runtime: str) -> dict[str, str]:
 
 def write_sidecar(path: Path, content: dict[str, Any]) -> None:
     """Write atomically: a reader never sees half a contract."""
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temp.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(temp, path)
+    atomic_write_text(path, json.dumps(content, indent=2) + "\n")
