@@ -193,3 +193,20 @@ def test_readme_config_reference_is_current() -> None:
     assert readme[start:end].strip() == reference_markdown().strip(), (
         "README's config reference is stale: paste the output of `trainforge config reference`"
     )
+
+
+def test_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i, name in enumerate("bcdefgh"):
+        prev = "abcdefgh"[i]
+        lines.append(
+            f"{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]"
+        )
+    lines.append("provenance: {bomb: *h}")
+    lines.append("data: {train_path: builtin:iris}")
+    with pytest.raises(ConfigError, match="expands to more than"):
+        load_config(write(tmp_path, "\n".join(lines) + "\n"))
+    anchors = "data: &d {train_path: builtin:iris}\nprovenance: {copy: *d}\n"
+    assert load_config(write(tmp_path, anchors, "anchors.yaml")).provenance == {
+        "copy": {"train_path": "builtin:iris"}
+    }

@@ -30,6 +30,19 @@ def flag(parser: argparse.ArgumentParser | Any, *names: str, **kwargs: Any) -> A
     return parser.add_argument(*spellings, **kwargs)
 
 
+def overrides_flag(parser: argparse.ArgumentParser, scope: str = "") -> Any:
+    """The one override path: ``--set section.key=value``, repeatable, type-checked later."""
+    return flag(
+        parser,
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config key{scope}, e.g. --set training.epochs=5 (repeatable)",
+    )
+
+
 def fail(message: str, code: int = 2) -> int:
     print(f"trainforge: error: {message}", file=sys.stderr)
     return code

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from trainforge.cli.common import flag
+from trainforge.cli.common import overrides_flag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,15 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "show FILE: print it resolved, defaults filled in",
     )
     parser.add_argument("file", nargs="?", help="the config file (validate, show)")
-    flag(
-        parser,
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key, e.g. --set training.learning_rate=3e-4 (repeatable)",
-    )
+    overrides_flag(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from trainforge.cli.common import flag
+from trainforge.cli.common import flag, overrides_flag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,15 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flag(parser, "--seed", type=int, help="random seed (overrides reproducibility.seed)")
     flag(parser, "--output", metavar="DIR", help="run folder (default runs/run-<time>)")
     flag(parser, "--resume", metavar="CKPT", help="checkpoint, run folder, or 'auto' to continue")
-    flag(
-        parser,
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set training.epochs=5 (repeatable)",
-    )
+    overrides_flag(parser)
     flag(parser, "--device", help="auto, cpu, cuda or cuda:N (overrides training.device)")
     flag(
         parser,

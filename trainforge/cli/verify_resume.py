@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trainforge.cli.common import flag
+from trainforge.cli.common import flag, overrides_flag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,15 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="verify_resume",
         help="where the two runs go (DIR/reference, DIR/interrupted; default ./verify_resume)",
     )
-    flag(
-        parser,
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key for both runs (repeatable)",
-    )
+    overrides_flag(parser, " for both runs")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -44,10 +44,35 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
             f"{path}: the config must be a mapping of sections (model:, data:, ...), "
             f"not a {type(data).__name__}"
         )
+    if node is not None and _expanded_size(node, {}) > MAX_CONFIG_VALUES:
+        raise ConfigError(
+            f"{path}: the config expands to more than {MAX_CONFIG_VALUES:,} values through YAML "
+            "aliases (&/*); write the values out instead"
+        )
     lines: LineMap = {}
     if node is not None:
         _collect_lines(node, (), lines)
     return data, lines
+
+
+# A training config has a few hundred values; nested YAML aliases can make a tiny file expand
+# to billions when something walks it (the "billion laughs" file).
+MAX_CONFIG_VALUES = 100_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is expanded (shared nodes once)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a recursive alias counts once instead of looping
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, memo) for item in node.value)
+    else:
+        size = 1
+    memo[id(node)] = size
+    return size
 
 
 def _collect_lines(node: yaml.Node, prefix: tuple[str, ...], out: LineMap) -> None:
