@@ -26,7 +26,7 @@ from trainforge.config import load_config
 from trainforge.models import build_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from fixtures import make_image_folder  # noqa: E402
+from fixtures import make_image_folder
 
 
 def config(root: Path, epochs: int, workers: int) -> dict[str, Any]:
