@@ -109,8 +109,8 @@ def build_state(t: Trainer) -> dict[str, Any]:
 
 def restore_state(t: Trainer, state: dict[str, Any]) -> None:
     """Restore everything; the RNG last, so nothing after it draws random numbers."""
+    from trainforge.train.counters import EpochTotals
     from trainforge.train.seeding import restore_rng_state
-    from trainforge.train.trainer import EpochTotals
 
     model = getattr(t.model, "_orig_mod", t.model)
     model.load_state_dict(state["model"])

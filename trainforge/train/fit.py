@@ -18,6 +18,7 @@ from trainforge.config import TrainConfig, dump_config, load_config, validate
 from trainforge.errors import TrainforgeError
 from trainforge.train import checkpointing
 from trainforge.train import resume as resuming
+from trainforge.train.counters import Limits
 from trainforge.train.hooks import Hook
 from trainforge.train.result import (
     EXIT_DIVERGED,
@@ -28,7 +29,7 @@ from trainforge.train.result import (
     RunResult,
     TrainingDiverged,
 )
-from trainforge.train.trainer import Limits, Trainer
+from trainforge.train.trainer import Trainer
 
 FAST_DEV_RUN = Limits(train_batches=3, val_batches=2)
 

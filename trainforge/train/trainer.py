@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,10 @@ from torch import nn
 from trainforge.config import TrainConfig
 from trainforge.train import checkpointing
 from trainforge.train.accumulation import window_sample_count
+from trainforge.train.counters import EpochTotals, Limits, Rollback, Window
 from trainforge.train.device import Precision
 from trainforge.train.hooks import Hook, RunState
-from trainforge.train.metrics import classification_metrics, regression_metrics
+from trainforge.train.losses import build_loss
 from trainforge.train.nonfinite import step_verdict
 from trainforge.train.optim import build_optimizer, set_lr
 from trainforge.train.progress import EpochProgress
@@ -29,45 +29,7 @@ from trainforge.train.result import TrainingDiverged
 from trainforge.train.schedule import LRSchedule
 from trainforge.train.signals import StopSignals
 from trainforge.train.trackers import BestTracker, EarlyStopping, TopK
-
-
-class _Rollback(Exception):
-    """Raised inside a step to return to the last good checkpoint (nan_policy: rollback)."""
-
-
-@dataclass
-class Limits:
-    """Caps used by --fast_dev_run and tests."""
-
-    train_batches: int | None = None
-    val_batches: int | None = None
-
-
-@dataclass
-class EpochTotals:
-    """Running sums of the epoch in progress (kept in checkpoints for mid-epoch resume)."""
-
-    loss_sum: float = 0.0
-    correct: float = 0.0
-    samples: int = 0
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "loss_sum": self.loss_sum,
-            "correct": self.correct,
-            "samples": self.samples,
-            "seconds": self.seconds,
-        }
-
-
-@dataclass
-class Window:
-    """Throughput bookkeeping between two step records."""
-
-    start: float = field(default_factory=time.perf_counter)
-    samples: int = 0
-    data_wait: float = 0.0
+from trainforge.train.validation import run_validation
 
 
 class Trainer:
@@ -109,7 +71,9 @@ class Trainer:
             cfg.lr_scheduler, t.learning_rate, self.steps_per_epoch, self.steps_per_epoch * t.epochs
         )
         self.precision = Precision(t.mixed_precision, device)
-        self.loss_fn = self._loss_fn()
+        self.loss_fn = build_loss(
+            self.spec.task, t, data.class_counts, self.spec.num_classes, device
+        )
         es = cfg.early_stopping
         self.early_stopping = EarlyStopping(es.metric, es.mode or "min", es.patience, es.min_delta)
         ck = cfg.checkpointing
@@ -142,7 +106,7 @@ class Trainer:
             while self.stop_reason is None and self.epoch < self.cfg.training.epochs:
                 try:
                     self.train_epoch()
-                except _Rollback:
+                except Rollback:
                     self.rollback()
                     continue
                 if self.stop_reason is None:
@@ -321,35 +285,15 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- validation
     def validate(self, batches: Any = None) -> tuple[dict[str, float], list[list[int]] | None]:
-        batches = batches if batches is not None else self.data.val
-        was_training = self.model.training
-        self.model.eval()
-        outputs, targets = [], []
-        loss_sum, count = 0.0, 0
-        with torch.inference_mode():
-            for i, (x, y) in enumerate(batches.epoch(0)):
-                if self.limits.val_batches is not None and i >= self.limits.val_batches:
-                    break
-                x = x.to(self.device, non_blocking=True)
-                y = y.to(self.device, non_blocking=True)
-                with self.precision.autocast():
-                    out = self.model(x)
-                    loss = self.loss_fn(out, y)
-                loss_sum += float(loss) * len(y)
-                count += len(y)
-                outputs.append(out.float().cpu())
-                targets.append(y.cpu())
-        self.model.train(was_training)
-        logits, target = torch.cat(outputs), torch.cat(targets)
-        metrics = {"loss": loss_sum / max(1, count)}
-        cm = None
-        if self.classification:
-            cls, matrix = classification_metrics(logits, target, self.spec.num_classes)
-            metrics.update(cls)
-            cm = matrix.tolist()
-        else:
-            metrics.update(regression_metrics(logits, target))
-        return metrics, cm
+        return run_validation(
+            self.model,
+            batches if batches is not None else self.data.val,
+            self.loss_fn,
+            self.precision,
+            self.device,
+            self.spec,
+            max_batches=self.limits.val_batches,
+        )
 
     def validate_and_track(self) -> None:
         self._validated_at = self.global_step
@@ -471,7 +415,7 @@ class Trainer:
                 )
             return
         if policy == "rollback":
-            raise _Rollback()
+            raise Rollback()
         raise TrainingDiverged(
             f"training diverged: {what}; the last good checkpoint is intact. Lower "
             "training.learning_rate, set training.gradient_clip, or use training.nan_policy: skip"
@@ -538,40 +482,3 @@ class Trainer:
             self.accumulation,
             self.cfg.data.drop_last,
         )
-
-    def _loss_fn(self) -> nn.Module:
-        if not self.classification:
-            return _Regression()
-        t = self.cfg.training
-        weight = class_weight_tensor(t.class_weights, self.data.class_counts, self.spec.num_classes)
-        return nn.CrossEntropyLoss(
-            weight=weight.to(self.device) if weight is not None else None,
-            label_smoothing=t.label_smoothing,
-        )
-
-
-class _Regression(nn.Module):
-    def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return nn.functional.mse_loss(out.reshape(-1).float(), target.float())
-
-
-def class_weight_tensor(
-    setting: str | list[float] | None, counts: list[int] | None, num_classes: int
-) -> torch.Tensor | None:
-    """``auto``: inverse class frequency, normalised to mean 1 over the classes."""
-    if setting is None:
-        return None
-    if setting == "auto":
-        if not counts:
-            return None
-        freq = torch.tensor(counts, dtype=torch.float32).clamp(min=1)
-        weights = freq.sum() / (len(counts) * freq)
-        return weights
-    if len(setting) != num_classes:
-        from trainforge.errors import ConfigError
-
-        raise ConfigError(
-            f"training.class_weights has {len(setting)} values but there are {num_classes} "
-            "classes; give one weight per class or use class_weights: auto"
-        )
-    return torch.tensor(setting, dtype=torch.float32)

@@ -1,0 +1,46 @@
+"""The small records the loop keeps while it runs: limits, epoch totals, throughput windows."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Rollback(Exception):
+    """Raised inside a step to return to the last good checkpoint (nan_policy: rollback)."""
+
+
+@dataclass
+class Limits:
+    """Caps used by --fast_dev_run and tests."""
+
+    train_batches: int | None = None
+    val_batches: int | None = None
+
+
+@dataclass
+class EpochTotals:
+    """Running sums of the epoch in progress (kept in checkpoints for mid-epoch resume)."""
+
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    samples: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "loss_sum": self.loss_sum,
+            "correct": self.correct,
+            "samples": self.samples,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
+class Window:
+    """Throughput bookkeeping between two step records."""
+
+    start: float = field(default_factory=time.perf_counter)
+    samples: int = 0
+    data_wait: float = 0.0

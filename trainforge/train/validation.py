@@ -1,0 +1,54 @@
+"""One pass over the validation data: the loss and every metric of the task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainforge.train.device import Precision
+from trainforge.train.metrics import classification_metrics, regression_metrics
+
+
+def run_validation(
+    model: nn.Module,
+    batches: Any,
+    loss_fn: nn.Module,
+    precision: Precision,
+    device: torch.device,
+    spec: Any,
+    *,
+    max_batches: int | None = None,
+) -> tuple[dict[str, float], list[list[int]] | None]:
+    """Metrics without a split prefix (``loss``, ``accuracy``, ...) and the confusion matrix.
+
+    The model is put in eval mode for the pass and back in its previous mode after; nothing
+    here draws from the global RNG.
+    """
+    was_training = model.training
+    model.eval()
+    outputs, targets = [], []
+    loss_sum, count = 0.0, 0
+    with torch.inference_mode():
+        for i, (x, y) in enumerate(batches.epoch(0)):
+            if max_batches is not None and i >= max_batches:
+                break
+            x = x.to(device, non_blocking=True)
+            y = y.to(device, non_blocking=True)
+            with precision.autocast():
+                out = model(x)
+                loss = loss_fn(out, y)
+            loss_sum += float(loss) * len(y)
+            count += len(y)
+            outputs.append(out.float().cpu())
+            targets.append(y.cpu())
+    model.train(was_training)
+    logits, target = torch.cat(outputs), torch.cat(targets)
+    metrics = {"loss": loss_sum / max(1, count)}
+    if spec.task != "classification":
+        metrics.update(regression_metrics(logits, target))
+        return metrics, None
+    scores, matrix = classification_metrics(logits, target, spec.num_classes)
+    metrics.update(scores)
+    return metrics, matrix.tolist()
