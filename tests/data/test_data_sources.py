@@ -220,3 +220,14 @@ def test_data_source_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_digits_csv_fixture_with_names(tmp_path: Path) -> None:
     path = make_digits_csv(tmp_path / "named.csv", n=100, with_names=True)
     assert "eight" in build(path).spec.class_names  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_csv_with_other_delimiters_and_a_bom(tmp_path: Path, sep: str) -> None:
+    text = make_tabular_csv(tmp_path / "iris.csv", "iris").read_text()
+    other = tmp_path / "other.csv"
+    other.write_text(text.replace(",", sep).replace("\n", "\r\n"), encoding="utf-8-sig")
+    reference = build(str(tmp_path / "iris.csv")).spec
+    spec = build(str(other)).spec
+    assert spec.feature_names == reference.feature_names
+    assert spec.class_names == reference.class_names

@@ -33,10 +33,22 @@ class Table:
     image_hw: tuple[int, int] | None  # set for pixel layout
 
 
+def sniff_delimiter(path: str | Path) -> str:
+    """Comma unless the header is clearly separated by ';', tab or '|' (European and TSV exports)."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    except OSError:
+        return ","
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 and counts[","] == 0 else ","
+
+
 def read_csv_file(path: str | Path, where: str) -> pd.DataFrame:
     """The file as a data frame with string column names; empty or unreadable files fail."""
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, sep=sniff_delimiter(path))
     except pd.errors.EmptyDataError:
         raise DataError(f"{where}: CSV file {path} is empty; it needs a header and rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
