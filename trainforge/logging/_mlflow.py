@@ -28,6 +28,22 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def default_tracking_uri(cfg: MlflowConfig, run_dir: str | os.PathLike[str]) -> str:
+    """logging.mlflow.tracking_uri, else $MLFLOW_TRACKING_URI, else a SQLite store in the run
+    folder (MLflow 3 no longer accepts new runs in a plain ``mlruns`` folder)."""
+    if cfg.tracking_uri:
+        return cfg.tracking_uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{Path(run_dir).resolve() / 'mlflow.db'}"
+
+
+def _artifacts(uri: str, run_dir: str | os.PathLike[str]) -> str | None:
+    # A local SQLite store would otherwise put artifacts in ./mlruns of whatever folder the
+    # user happens to be in.
+    return (Path(run_dir).resolve() / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
+
+
 class MlflowSink:
     """Metrics at the global step; the config as flattened params; resumable by run id.
 
@@ -51,7 +67,7 @@ class MlflowSink:
         from mlflow.tracking import MlflowClient
 
         self._metric_cls: Any = Metric
-        uri = cfg.tracking_uri or (Path(run_dir).resolve() / "mlruns").as_uri()
+        uri = default_tracking_uri(cfg, run_dir)
         try:
             self._client: Any = MlflowClient(tracking_uri=uri)
             if resume_id:
@@ -61,7 +77,9 @@ class MlflowSink:
                 experiment_id = (
                     experiment.experiment_id
                     if experiment is not None
-                    else self._client.create_experiment(cfg.experiment)
+                    else self._client.create_experiment(
+                        cfg.experiment, artifact_location=_artifacts(uri, run_dir)
+                    )
                 )
                 run = self._client.create_run(experiment_id, run_name=run_name)
                 self.run_id = run.info.run_id
