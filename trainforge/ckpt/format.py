@@ -222,6 +222,24 @@ def _check_trainforge_checkpoint(source: Path, state: dict[str, Any], verify: bo
         )
 
 
+def _looks_like_text(source: Path) -> bool:
+    """A YAML, JSON or CSV file passed where a checkpoint belongs (the common mix-up)."""
+    try:
+        with open(source, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    if len(head) < 16 or head.startswith((b"PK", b"\x80")):  # torch's zip, a legacy pickle
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the 512-byte boundary
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+
+
 def _load_weights_only(source: Path, map_location: torch.serialization.MAP_LOCATION) -> Any:
     if not source.exists():
         raise CheckpointError(f"checkpoint {source} does not exist")
@@ -233,6 +251,11 @@ def _load_weights_only(source: Path, map_location: torch.serialization.MAP_LOCAT
         raise CheckpointError(f"cannot read checkpoint {source}: {exc.strerror}") from None
     if size == 0:
         raise _damaged(source, "the file is empty")
+    if _looks_like_text(source):
+        raise CheckpointError(
+            f"{source} is a text file, not a checkpoint (a .pth file is a zip archive); pass "
+            "a checkpoint such as run/checkpoints/last.pth"
+        )
     try:
         with warnings.catch_warnings():
             # A non-torch pickle makes torch warn about its protocol before failing; the
