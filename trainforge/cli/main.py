@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from trainforge.cli.common import Parser, fail
@@ -46,10 +46,17 @@ def build_parser(prog: str = "trainforge") -> Parser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "trainforge") -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    prog: str = "trainforge",
+    on_error: Callable[[str, int], int] = fail,
+) -> int:
+    """Run one tool; ``on_error`` reports a user mistake (a distributed worker hands it to
+    its launcher instead of printing it once per rank)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(prog)
     args = parser.parse_args(args_list)
+    args._command_line = [prog, *args_list]  # the --distributed launcher re-runs it
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
@@ -60,9 +67,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "trainforge") -> int:
     try:
         return int(importlib.import_module(args._module).run(args))
     except TrainforgeError as exc:
-        return fail(str(exc), exc.exit_code)
+        return on_error(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        return fail("interrupted", 130)
+        return on_error("interrupted", 130)
 
 
 def tool_main(command: str, prog: str) -> int:

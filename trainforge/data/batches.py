@@ -15,7 +15,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from trainforge.data.augment import Augmentation
-from trainforge.data.seeding import batch_bounds, batch_count, derive_seed, epoch_order
+from trainforge.data.seeding import (
+    batch_bounds,
+    batch_count,
+    derive_seed,
+    epoch_order,
+    shard,
+    shard_size,
+)
 from trainforge.data.workers import LoaderOptions, WorkerInit, worker_start_method
 from trainforge.errors import DataError
 
@@ -34,7 +41,11 @@ class Batches(Protocol):
 
 
 class TensorBatches:
-    """In-memory data: each batch is a slice of preprocessed tensors (no per-sample work)."""
+    """In-memory data: each batch is a slice of preprocessed tensors (no per-sample work).
+
+    With ``world_size > 1`` it yields rank ``rank``'s shard of each epoch's order (see
+    ``seeding.shard``); ``num_samples`` and ``len()`` are then this rank's counts.
+    """
 
     def __init__(
         self,
@@ -47,12 +58,17 @@ class TensorBatches:
         drop_last: bool = False,
         augmentation: Augmentation | None = None,
         pin_memory: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if pin_memory:  # once, so that batches copy to the GPU asynchronously
             inputs, targets = inputs.pin_memory(), targets.pin_memory()
         self.inputs = inputs
         self.targets = targets
-        self.num_samples = int(inputs.shape[0])
+        self.total_samples = int(inputs.shape[0])
+        self.num_samples = shard_size(self.total_samples, world_size)
+        self.rank = rank
+        self.world_size = world_size
         self.batch_size = batch_size
         self.seed = seed
         self.shuffle = shuffle
@@ -65,13 +81,13 @@ class TensorBatches:
 
     def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
         batches = batch_bounds(self.num_samples, self.batch_size, self.drop_last, start_batch)
-        order = epoch_order(self.num_samples, self.seed, epoch, self.shuffle)
-        return self._iterate(epoch, batches, order)
+        order = epoch_order(self.total_samples, self.seed, epoch, self.shuffle)
+        return self._iterate(epoch, batches, shard(order, self.rank, self.world_size))
 
     def _iterate(self, epoch: int, batches: range, order: torch.Tensor) -> Iterator[Batch]:
         bs = self.batch_size
         for b in batches:
-            if self.shuffle:
+            if self.shuffle or self.world_size > 1:
                 index = order[b * bs : (b + 1) * bs]
                 x, y = self._gather(self.inputs, index), self._gather(self.targets, index)
             else:  # contiguous: views, which keep the pinned memory
@@ -96,14 +112,26 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
     even inside a worker process that only sees the keys.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool, drop_last: bool) -> None:
-        self.n = n
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int,
+        shuffle: bool,
+        drop_last: bool,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.total = n
+        self.n = shard_size(n, world_size)  # this rank's samples per epoch
+        self.rank = rank
+        self.world_size = world_size
         self.batch_size = batch_size
         self.seed = seed
         self.shuffle = shuffle
         self.drop_last = drop_last
         self._epoch = 0
-        self._batches = batch_bounds(n, batch_size, drop_last, 0)
+        self._batches = batch_bounds(self.n, batch_size, drop_last, 0)
 
     def set_position(self, epoch: int, start_batch: int) -> None:
         self._batches = batch_bounds(self.n, self.batch_size, self.drop_last, start_batch)
@@ -116,13 +144,18 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
         # the position is read now, not lazily: DataLoader asks for the iterator when an
         # epoch starts, and a later set_position must not change an epoch already running
         epoch, batches = self._epoch, self._batches
-        order = epoch_order(self.n, self.seed, epoch, self.shuffle)
+        order = shard(
+            epoch_order(self.total, self.seed, epoch, self.shuffle), self.rank, self.world_size
+        )
         bs = self.batch_size
         return ([(epoch, i) for i in order[b * bs : (b + 1) * bs].tolist()] for b in batches)
 
 
 class LoaderBatches:
-    """Data read sample by sample (image files, user datasets) through a torch DataLoader."""
+    """Data read sample by sample (image files, user datasets) through a torch DataLoader.
+
+    Sharded across ranks like :class:`TensorBatches` when ``world_size > 1``.
+    """
 
     def __init__(
         self,
@@ -134,10 +167,15 @@ class LoaderBatches:
         seed: int = 0,
         shuffle: bool = False,
         drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
-        self.num_samples = num_samples
+        self.total_samples = num_samples
+        self.num_samples = shard_size(num_samples, world_size)
         self.seed = seed
-        self._sampler = EpochBatchSampler(num_samples, batch_size, seed, shuffle, drop_last)
+        self._sampler = EpochBatchSampler(
+            num_samples, batch_size, seed, shuffle, drop_last, rank, world_size
+        )
         # DataLoader draws its worker base seed from this generator, or from the global RNG
         # when it has none: a local one keeps the global stream untouched
         self._generator = torch.Generator()
@@ -159,7 +197,11 @@ class LoaderBatches:
     def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
         """Batches of ``epoch``; one epoch at a time per instance (the loader is shared)."""
         self._sampler.set_position(epoch, start_batch)
-        self._generator.manual_seed(derive_seed(self.seed, "workers", epoch))
+        # rank in the seed: workers of different ranks must not draw identical random streams
+        parts: tuple[int | str, ...] = (self.seed, "workers", epoch)
+        if self._sampler.world_size > 1:
+            parts += ("rank", self._sampler.rank)
+        self._generator.manual_seed(derive_seed(*parts))
         return _one_line_errors(iter(self._loader))
 
 

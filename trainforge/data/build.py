@@ -30,12 +30,16 @@ def build_data(
     train_data: Dataset[Any] | None = None,
     val_data: Dataset[Any] | None = None,
     num_classes: int | None = None,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataBundle:
     """Training, validation and test batches for ``cfg``; bad data fails here, before training.
 
     ``seed`` is the training seed (epoch order, augmentation); the train/validation split
     uses ``cfg.split_seed`` only. ``num_classes`` (model.num_classes) is checked against the
     labels. ``train_data``/``val_data`` are a user's datasets and replace the configured paths.
+    ``rank``/``world_size`` shard each epoch of the training batches for data-parallel runs
+    (every rank gets as many batches; validation and test batches stay whole).
     """
     device_type = torch.device(device).type
     options, notices = resolve_loader_options(
@@ -45,7 +49,7 @@ def build_data(
         device_type=device_type,
         cpu_count=os.cpu_count(),
     )
-    ctx = BuildContext(cfg, seed, options, num_classes, notices)
+    ctx = BuildContext(cfg, seed, options, num_classes, notices, rank, world_size)
     if train_data is not None:
         if cfg.train_path or cfg.source:
             notices.append("train_data was passed in; data.train_path/data.source are not used")
@@ -95,6 +99,8 @@ def build_from_datasets(
             seed=ctx.seed,
             shuffle=is_train and cfg.shuffle,
             drop_last=is_train and cfg.drop_last,
+            rank=ctx.rank if is_train else 0,
+            world_size=ctx.world_size if is_train else 1,
         )
 
     counts = class_counts(np.asarray(targets), spec)

@@ -34,6 +34,9 @@ class BuildContext:
     options: LoaderOptions
     num_classes: int | None
     notices: list[str]
+    # The training batches are sharded over data-parallel ranks; validation/test are not.
+    rank: int = 0
+    world_size: int = 1
 
 
 def make_augmentation(ctx: BuildContext, spec: InputSpec, num_samples: int) -> Augmentation | None:

@@ -73,6 +73,8 @@ def build_image_folder(ctx: BuildContext) -> DataBundle:
             seed=ctx.seed,
             shuffle=train and cfg.shuffle,
             drop_last=train and cfg.drop_last,
+            rank=ctx.rank if train else 0,
+            world_size=ctx.world_size if train else 1,
         )
 
     train = batches(train_paths, train_labels.tolist(), True)

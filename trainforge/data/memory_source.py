@@ -174,6 +174,8 @@ def build_in_memory(ctx: BuildContext, kind: str) -> DataBundle:
         drop_last=cfg.drop_last,
         augmentation=make_augmentation(ctx, spec, len(train_rows)),
         pin_memory=pin,
+        rank=ctx.rank,
+        world_size=ctx.world_size,
     )
     if val_rows is not None:
         val_index = torch.from_numpy(val_rows)

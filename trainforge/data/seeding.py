@@ -33,6 +33,28 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> torch.Tensor:
     return torch.randperm(n, generator=local_generator(seed, "order", epoch))
 
 
+def shard_size(n: int, world_size: int) -> int:
+    """Samples each rank gets per epoch: ``ceil(n / world_size)``, the same on every rank."""
+    return -(-n // world_size)
+
+
+def shard(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """Rank ``rank``'s share of an epoch's ``order``, every rank getting as many samples.
+
+    Like torch's DistributedSampler: the order is padded by wrapping around to a multiple of
+    ``world_size`` (a few samples are seen twice per epoch, none is never seen, whatever
+    ``shuffle`` is), then dealt out round-robin. Dropping the remainder instead would, without
+    shuffling, leave the same last samples out of every epoch.
+    """
+    if world_size <= 1:
+        return order
+    total = shard_size(len(order), world_size) * world_size
+    if total > len(order):
+        repeats = -(-total // len(order))
+        order = order.repeat(repeats)[:total]
+    return order[rank::world_size]
+
+
 def batch_count(n: int, batch_size: int, drop_last: bool) -> int:
     """Batches per epoch for ``n`` samples."""
     return n // batch_size if drop_last else -(-n // batch_size)

@@ -72,9 +72,10 @@ def _process_alive(pid: int) -> bool:
 
 
 def build_state(t: Trainer) -> dict[str, Any]:
+    from trainforge.train.distributed import unwrap
     from trainforge.train.seeding import capture_rng_state
 
-    model = getattr(t.model, "_orig_mod", t.model)  # unwrap torch.compile
+    model = unwrap(t.model)  # torch.compile and DDP wrappers: the same keys as a plain run
     return {
         "model": model.state_dict(),
         "optimizer": t.optimizer.state_dict(),
@@ -88,6 +89,8 @@ def build_state(t: Trainer) -> dict[str, Any]:
             "totals": t.totals.as_dict(),
             "consecutive_skips": t.consecutive_skips,
             "stop_reason": t.stop_reason,
+            # batch_in_epoch counts this world size's (sharded) batches
+            "world_size": t.dist.world_size,
         },
         "rng": capture_rng_state(),
         "trackers": {
@@ -100,7 +103,7 @@ def build_state(t: Trainer) -> dict[str, Any]:
         "input_spec": t.spec.to_dict(),
         "lineage": dict(t.lineage),
         "logs": t.log.positions(),
-        "run_dir": str(t.run_dir) if t.run_dir is not None else None,
+        "run_dir": str(t.run_dir.resolve()) if t.run_dir is not None else None,
         "created": time.time(),
         "torch_version": str(torch.__version__),
         "num_threads": torch.get_num_threads(),
@@ -110,10 +113,10 @@ def build_state(t: Trainer) -> dict[str, Any]:
 def restore_state(t: Trainer, state: dict[str, Any]) -> None:
     """Restore everything; the RNG last, so nothing after it draws random numbers."""
     from trainforge.train.counters import EpochTotals
+    from trainforge.train.distributed import unwrap
     from trainforge.train.seeding import restore_rng_state
 
-    model = getattr(t.model, "_orig_mod", t.model)
-    model.load_state_dict(state["model"])
+    unwrap(t.model).load_state_dict(state["model"])
     t.optimizer.load_state_dict(state["optimizer"])
     t.schedule.load_state_dict(state["scheduler"])
     t.precision.load_state_dict(state["scaler"])

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,24 +11,14 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from trainforge.config import TrainConfig, dump_config, load_config, validate
-from trainforge.errors import TrainforgeError
-from trainforge.train import checkpointing
+from trainforge.config import TrainConfig, load_config, validate
+from trainforge.train import distributed
 from trainforge.train import resume as resuming
-from trainforge.train.counters import Limits
 from trainforge.train.hooks import Hook
 from trainforge.train.result import (
-    EXIT_DIVERGED,
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_SIGNAL_BASE,
-    EXIT_STOPPED_BY_HOOK,
     RunResult,
-    TrainingDiverged,
 )
-from trainforge.train.trainer import Trainer
-
-FAST_DEV_RUN = Limits(train_batches=3, val_batches=2)
+from trainforge.train.session import RunSession, class_path
 
 
 def fit(
@@ -54,7 +41,12 @@ def fit(
 
     ``model``, ``train_data`` and ``val_data`` replace what the config would build. ``resume``
     is a checkpoint, a run folder, or ``"auto"`` (the newest valid checkpoint of ``output``).
+
+    Inside a data-parallel worker (``WORLD_SIZE`` > 1 in the environment, as a launcher sets
+    it) the run joins the process group, trains a DistributedDataParallel model on its shard
+    of each epoch, and only rank 0 writes the run folder.
     """
+    dist = distributed.from_env()
     out_dir = Path(output) if output is not None else None
     skipped: list[tuple[Path, str]] = []
     ckpt_path = resuming.resolve_resume(resume, out_dir, skipped) if resume is not None else None
@@ -76,16 +68,36 @@ def fit(
     if out_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = Path("runs") / f"run-{stamp}"
-    setup = _Setup(cfg, out_dir, ckpt, ckpt_path, overwrite=overwrite, argv=argv)
+    if dist.enabled:
+        device = str(_join_process_group(dist, cfg, device))
     try:
-        trainer = setup.build(model, train_data, val_data, hooks, device, fast_dev_run)
-        for path, reason in skipped:
-            setup.loggers.text.warning(resuming.skipped_warning(path, reason))
-        for key, (old, new) in changes.items():
-            setup.loggers.text.info(f"resume: {key} changed from {old!r} to {new!r}")
-        return setup.run(trainer)
+        setup = RunSession(cfg, out_dir, ckpt, ckpt_path, overwrite=overwrite, argv=argv, dist=dist)
+        try:
+            trainer = setup.build(model, train_data, val_data, hooks, device, fast_dev_run)
+            for path, reason in skipped:
+                setup.loggers.text.warning(resuming.skipped_warning(path, reason))
+            for key, (old, new) in changes.items():
+                setup.loggers.text.info(f"resume: {key} changed from {old!r} to {new!r}")
+            return setup.run(trainer)
+        finally:
+            setup.close()
     finally:
-        setup.close()
+        distributed.teardown(dist)
+
+
+def _join_process_group(
+    dist: distributed.DistContext, cfg: TrainConfig, device_flag: str | None
+) -> torch.device:
+    from trainforge.errors import ConfigError
+    from trainforge.train.device import resolve_device
+
+    if cfg.training.nan_policy == "rollback":
+        # a rollback re-reads rank 0's file on one rank's say-so; not worth the coordination
+        raise ConfigError(
+            "training.nan_policy: rollback is not supported in distributed runs; "
+            "use nan_policy: skip or stop"
+        )
+    return distributed.init(dist, resolve_device(device_flag or cfg.training.device))
 
 
 def _load(
@@ -117,358 +129,10 @@ def _resume_config(
         new_dict["model"]["num_classes"] = stored["model"].get("num_classes")
     # A model passed as an object was recorded by its class path: the same class agrees.
     if model is not None:
-        new_dict["model"]["architecture"] = _class_path(model)
+        new_dict["model"]["architecture"] = class_path(model)
     changes = resuming.config_changes(stored, new_dict)
     resuming.check_resume_changes(changes)
     return validate(new_dict, TrainConfig, source=""), changes
 
 
-class _Setup:
-    """Builds a run (folder, data, model, loggers, trainer) and closes it however it ends."""
-
-    def __init__(
-        self,
-        cfg: TrainConfig,
-        out_dir: Path,
-        ckpt: dict[str, Any] | None,
-        ckpt_path: Path | None,
-        *,
-        overwrite: bool,
-        argv: list[str] | None,
-    ) -> None:
-        from trainforge.train.run_folder import RunFolder
-
-        self.cfg = cfg
-        self.ckpt = ckpt
-        self.ckpt_path = ckpt_path
-        self.started = time.time()
-        same_folder = ckpt is not None and _same_run(ckpt, ckpt_path, out_dir)
-        self.run_dir = out_dir
-        self.folder = RunFolder(
-            out_dir,
-            checkpoint_dir=cfg.checkpointing.save_dir,
-            log_dir=cfg.logging.log_dir,
-            overwrite=overwrite and not same_folder,
-            resume=ckpt is not None,
-        )
-        self.loggers: Any = None
-        self.argv = argv if argv is not None else list(sys.argv)
-        self.same_folder = same_folder
-
-    def build(
-        self,
-        model: nn.Module | None,
-        train_data: Dataset[Any] | None,
-        val_data: Dataset[Any] | None,
-        hooks: Sequence[Hook],
-        device_flag: str | None,
-        fast_dev_run: bool,
-    ) -> Trainer:
-        from trainforge.data import build_data
-        from trainforge.logging import build_sinks
-        from trainforge.models import build_model, load_pretrained
-        from trainforge.train.device import resolve_device
-        from trainforge.train.progress import EpochProgress
-        from trainforge.train.seeding import configure_determinism, seed_everything
-
-        cfg = self.cfg
-        seed = cfg.reproducibility.seed
-        device = resolve_device(device_flag or cfg.training.device)
-        notices = configure_determinism(
-            cfg.reproducibility.deterministic, cfg.reproducibility.benchmark
-        )
-        seed_everything(seed)
-        data = build_data(
-            cfg.data,
-            seed=seed,
-            device=device,
-            train_data=train_data,
-            val_data=val_data,
-            num_classes=cfg.model.num_classes,
-        )
-        notices += list(data.notices)
-        if cfg.model.num_classes is None and data.spec.num_classes is not None:
-            cfg.model.num_classes = data.spec.num_classes
-        _check_monitored_metrics(cfg, data)
-        if model is None:
-            model = build_model(cfg.model, data.spec)
-        else:
-            cfg.model.architecture = _class_path(model)
-        parent = load_pretrained(model, cfg.model) if self.ckpt is None else None
-        model.to(device)
-        if cfg.training.compile:
-            model = torch.compile(model)  # type: ignore[assignment]
-
-        lineage = self._lineage(parent, data.split_hash)
-        resume_logs = None
-        if self.ckpt is not None:
-            resume_logs = {**self.ckpt.get("logs", {}), "step": self.ckpt["trainer"]["global_step"]}
-            if not self.same_folder and self.ckpt_path is not None:
-                source = Path(self.ckpt.get("run_dir") or self.ckpt_path.parent.parent)
-                resuming.copy_history(source, self.run_dir, resume_logs, cfg.logging.log_dir)
-        bar = cfg.logging.progress_bar
-        EpochProgress.enabled_default = None if bar in ("auto",) else bar in (True, "on")
-        self.loggers = build_sinks(
-            cfg.logging,
-            run_dir=self.run_dir,
-            log_dir=self.folder.log_dir,
-            run_name=self.run_dir.name,
-            config_dict=cfg.model_dump(mode="json"),
-            resume=resume_logs,
-            echo=True,
-        )
-        self.folder.write_config(dump_config(cfg))
-        self.folder.write_requirements()
-        self._write_start_metadata(lineage, device, fast_dev_run, notices)
-        trainer = Trainer(
-            cfg,
-            model,
-            data,
-            device,
-            self.loggers,
-            self.folder.checkpoint_dir,
-            lineage=lineage,
-            hooks=hooks,
-            limits=FAST_DEV_RUN if fast_dev_run else None,
-            run_dir=self.run_dir,
-        )
-        if self.ckpt is not None:
-            trainer.load_state_dict(self.ckpt)
-            trainer.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
-            _warn_if_not_exact(self.ckpt, self.loggers)
-            checkpointing.remove_stale_temp_files(self.folder.checkpoint_dir)
-        precision_notice = trainer.precision.notice()
-        for notice in [*notices, *([precision_notice] if precision_notice else [])]:
-            self.loggers.text.info(notice)
-        self._log_start(trainer, device)
-        return trainer
-
-    def run(self, trainer: Trainer) -> RunResult:
-        status, exit_code, error = "completed", EXIT_OK, None
-        reason = None
-        try:
-            reason = trainer.run()
-        except TrainingDiverged as exc:
-            status, exit_code, error, reason = "failed", EXIT_DIVERGED, str(exc), "nonfinite"
-            self.loggers.text.error(str(exc))
-        except KeyboardInterrupt:
-            status, exit_code, reason = "stopped", EXIT_SIGNAL_BASE + 2, "signal:SIGINT"
-            self._finish(trainer, status, reason, exit_code, "aborted by a second SIGINT")
-            raise
-        except BaseException as exc:
-            self._finish(trainer, "failed", "error", EXIT_FAILED, f"{type(exc).__name__}: {exc}")
-            raise
-        if reason and reason.startswith("signal:"):
-            status = "stopped"
-            exit_code = EXIT_SIGNAL_BASE + (trainer.signals.signum or 15)
-        elif reason == "hook":
-            status, exit_code = "stopped", EXIT_STOPPED_BY_HOOK
-        result = self._finish(trainer, status, reason, exit_code, error)
-        if isinstance(error, str):
-            raise TrainingDiverged(error)
-        return result
-
-    def _finish(
-        self, trainer: Trainer, status: str, reason: str | None, exit_code: int, error: str | None
-    ) -> RunResult:
-        first = self.cfg.checkpointing.monitors[0]
-        ended = time.time()
-        result = RunResult(
-            run_dir=self.run_dir,
-            status=status,
-            stop_reason=reason,
-            epochs_completed=trainer.epoch,
-            global_step=trainer.global_step,
-            best_metric=first,
-            best_value=trainer.best.best.get(first),
-            best_metrics=dict(trainer.best.best),
-            final_metrics=dict(trainer.metrics),
-            checkpoints=_existing_checkpoints(self.folder.checkpoint_dir),
-            duration_s=ended - self.started,
-            exit_code=exit_code,
-        )
-        self.folder.update_metadata(
-            status=status,
-            stop_reason=reason,
-            exit_code=exit_code,
-            error=error,
-            end_time=_iso(ended),
-            duration_s=round(ended - self.started, 3),
-            epochs_completed=trainer.epoch,
-            global_step=trainer.global_step,
-            best_metric={"name": first, "value": result.best_value},
-            best_metrics=result.best_metrics,
-            final_metrics=result.final_metrics,
-            early_stopped=reason == "early_stopping",
-        )
-        self.loggers.log(
-            {
-                "type": "event",
-                "event": "end",
-                "status": status,
-                "reason": reason,
-                "step": trainer.global_step,
-                "epoch": trainer.epoch,
-            }
-        )
-        summary = ", ".join(
-            f"{k} {v:.4f}" for k, v in result.final_metrics.items() if k.startswith("val_")
-        )
-        self.loggers.text.info(
-            f"run {status} ({reason}) after {trainer.epoch} epoch(s), "
-            f"{trainer.global_step} steps, {result.duration_s:.1f} s; {summary}"
-        )
-        return result
-
-    def close(self) -> None:
-        if self.loggers is not None:
-            self.loggers.close()
-        meta = self.folder.metadata
-        if meta.get("status") == "running":
-            self.folder.update_metadata(
-                status="failed",
-                end_time=_iso(time.time()),
-                error=meta.get("error") or "the run ended during set-up",
-            )
-        self.folder.release()
-
-    # ------------------------------------------------------------------ metadata and lineage
-    def _lineage(self, parent: dict[str, Any] | None, data_hash: str) -> dict[str, Any]:
-        if self.ckpt is not None:
-            old = dict(self.ckpt.get("lineage", {}))
-            resumed = {
-                "path": str(self.ckpt_path),
-                "run_id": old.get("run_id"),
-                "step": self.ckpt["trainer"]["global_step"],
-            }
-            if self.same_folder:
-                old["resumed_from"] = resumed
-                return old
-            return {
-                "run_id": uuid.uuid4().hex,
-                "parent": old.get("parent"),
-                "resumed_from": resumed,
-                "provenance": self.cfg.provenance,
-                "data_hash": data_hash,
-            }
-        return {
-            "run_id": uuid.uuid4().hex,
-            "parent": parent,
-            "resumed_from": None,
-            "provenance": self.cfg.provenance,
-            "data_hash": data_hash,
-        }
-
-    def _write_start_metadata(
-        self, lineage: dict[str, Any], device: torch.device, fast_dev_run: bool, notices: list[str]
-    ) -> None:
-        from trainforge.train.system import git_commit, package_versions, system_info
-
-        self.folder.update_metadata(
-            status="running",
-            run_id=lineage["run_id"],
-            command=self.argv,
-            seed=self.cfg.reproducibility.seed,
-            git=git_commit(Path.cwd()),
-            versions=package_versions(),
-            system=system_info(),
-            device=str(device),
-            num_threads=torch.get_num_threads(),
-            start_time=_iso(self.started),
-            end_time=None,
-            duration_s=None,
-            parent=lineage.get("parent"),
-            resumed_from=lineage.get("resumed_from"),
-            provenance=self.cfg.provenance,
-            data_hash=lineage.get("data_hash"),
-            fast_dev_run=fast_dev_run,
-            notices=notices,
-        )
-
-    def _log_start(self, trainer: Trainer, device: torch.device) -> None:
-        spec = trainer.spec
-        params = sum(p.numel() for p in trainer.model.parameters())
-        event = "resume" if self.ckpt is not None else "start"
-        self.loggers.metrics.log(
-            {
-                "type": "event",
-                "event": event,
-                "step": trainer.global_step,
-                "epoch": trainer.epoch,
-                "run_dir": str(self.run_dir),
-                "device": str(device),
-                "parameters": params,
-                "train_samples": trainer.data.train.num_samples,
-                "val_samples": trainer.data.val.num_samples if trainer.data.val else 0,
-            }
-        )
-        self.loggers.text.info(
-            f"{event} {self.run_dir}: {self.cfg.model.architecture} ({params:,} parameters) on "
-            f"{device}, {trainer.data.train.num_samples} train / "
-            f"{trainer.data.val.num_samples if trainer.data.val else 0} val samples, "
-            f"input {list(spec.shape)}, {spec.num_classes or 'regression'} classes"
-        )
-
-
-def _class_path(model: nn.Module) -> str:
-    """Record a model passed as an object by its import path, so load_model can rebuild it."""
-    cls = type(model)
-    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
-        return f"object:{cls.__qualname__}"
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _same_run(ckpt: dict[str, Any], ckpt_path: Path | None, out_dir: Path) -> bool:
-    run_dir = ckpt.get("run_dir") or (str(ckpt_path.parent.parent) if ckpt_path else None)
-    return run_dir is not None and Path(run_dir).resolve() == out_dir.resolve()
-
-
-def _existing_checkpoints(folder: Path) -> dict[str, Path]:
-    from trainforge.train.checkpointing import role
-
-    return {role(p.name): p for p in sorted(folder.glob("*.pth"))}
-
-
-def _check_monitored_metrics(cfg: TrainConfig, data: Any) -> None:
-    from trainforge.errors import ConfigError
-
-    available = available_metrics(data.spec.task, data.spec.num_classes or 0)
-    wanted = [("checkpointing.monitor", m) for m in cfg.checkpointing.monitors]
-    if cfg.early_stopping.enabled:
-        wanted.append(("early_stopping.metric", cfg.early_stopping.metric))
-    if cfg.lr_scheduler.type == "plateau" and cfg.lr_scheduler.monitor:
-        wanted.append(("lr_scheduler.monitor", cfg.lr_scheduler.monitor))
-    for key, metric in wanted:
-        if metric not in available:
-            raise ConfigError(
-                f"{key}: '{metric}' is not a metric of this run; choose one of {', '.join(available)}"
-            )
-
-
-def available_metrics(task: str, num_classes: int) -> list[str]:
-    if task == "regression":
-        base = ["loss", "mse", "mae", "rmse", "r2"]
-        train = ["train_loss"]
-    else:
-        base = ["loss", "accuracy", "f1", "precision", "recall"]
-        base += ["top5_accuracy"] if num_classes > 5 else []
-        base += ["auroc"] if num_classes == 2 else []
-        train = ["train_loss", "train_accuracy"]
-    return [f"val_{m}" for m in base] + train
-
-
-def _warn_if_not_exact(ckpt: dict[str, Any], loggers: Any) -> None:
-    threads, version = ckpt.get("num_threads"), ckpt.get("torch_version")
-    if threads != torch.get_num_threads() or version != torch.__version__:
-        loggers.text.warning(
-            f"resuming with torch {torch.__version__} and {torch.get_num_threads()} threads; the "
-            f"checkpoint was made with torch {version} and {threads} threads, so the resumed run "
-            "is not promised to be bit-identical to an uninterrupted one"
-        )
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="seconds")
-
-
-__all__ = ["TrainforgeError", "fit"]
+__all__ = ["fit"]

@@ -20,6 +20,7 @@ from trainforge.train import checkpointing
 from trainforge.train.accumulation import window_sample_count
 from trainforge.train.counters import EpochTotals, Limits, Rollback, Window
 from trainforge.train.device import Precision
+from trainforge.train.distributed import DistContext
 from trainforge.train.hooks import Hook, RunState
 from trainforge.train.losses import build_loss
 from trainforge.train.nonfinite import step_verdict
@@ -46,6 +47,7 @@ class Trainer:
         hooks: Sequence[Hook] = (),
         limits: Limits | None = None,
         run_dir: Path | None = None,
+        dist: DistContext | None = None,
     ) -> None:
         self.cfg = cfg
         self.model = model
@@ -57,6 +59,7 @@ class Trainer:
         self.hooks = list(hooks)
         self.limits = limits or Limits()
         self.run_dir = run_dir
+        self.dist = dist or DistContext()
         self.spec = data.spec
         self.classification = self.spec.task == "classification"
 
@@ -227,8 +230,11 @@ class Trainer:
         max_steps = self.cfg.training.max_steps
         if max_steps is not None and self.global_step >= max_steps:
             self.stop_reason = "max_steps"
-        if self.signals.received is not None:
-            self.stop_reason = f"signal:{self.signals.received}"
+        received = self.signals.received
+        if self.dist.enabled:
+            received = self._agree_on_stop()
+        if received is not None:
+            self.stop_reason = f"signal:{received}"
             self.save(["last.pth"])
         elif self.stop_reason is None and self._step_save_due():
             self.save(["last.pth"])
@@ -270,17 +276,18 @@ class Trainer:
             names.append("last.pth")
         # last.pth stays the last file written, so --resume auto prefers it.
         self.save(deferred + names)
-        for name in self._deferred_deletes:
-            (self.checkpoint_dir / name).unlink(missing_ok=True)
+        self._delete(self._deferred_deletes)
         self._deferred_deletes = []
 
     def train_metrics(self) -> dict[str, float]:
         t = self.totals
+        # data-parallel: the averages over every rank's samples (identity in one process)
+        loss_sum, correct, samples = self.dist.sum_floats([t.loss_sum, t.correct, t.samples])
         out = {"lr": self.schedule.lr_at(max(0, self.global_step - 1))}
-        if t.samples:
-            out["train_loss"] = t.loss_sum / t.samples
+        if samples:
+            out["train_loss"] = loss_sum / samples
             if self.classification:
-                out["train_accuracy"] = t.correct / t.samples
+                out["train_accuracy"] = correct / samples
         return out
 
     # ----------------------------------------------------------------------------- validation
@@ -329,6 +336,10 @@ class Trainer:
         for hook in self.hooks:
             if hook.on_validation(state):
                 self.stop_reason = self.stop_reason or "hook"
+        if self.dist.enabled:
+            # every rank validated the same weights on the same data; agreeing anyway keeps a
+            # rank-local hook (or a last-bit metric difference) from leaving a rank behind
+            self.stop_reason = self.dist.agree_stop(self.stop_reason)
 
     # ----------------------------------------------------------------------------- checkpoints
     def save_best(self, metrics: dict[str, float]) -> None:
@@ -355,14 +366,16 @@ class Trainer:
             self._deferred_deletes.extend(to_delete)
             return
         self.save(names)
-        for name in to_delete:
-            (self.checkpoint_dir / name).unlink(missing_ok=True)
+        self._delete(to_delete)
 
     def epoch_label(self) -> int:
         return self.epoch if self.batch_in_epoch == 0 else self.epoch + 1
 
     def save(self, names: list[str]) -> None:
         if not names:
+            return
+        if not self.dist.is_main:  # rank 0 writes every file of a data-parallel run
+            self._last_save_time = time.monotonic()
             return
         state = self.state_dict()
         for name in names:
@@ -385,6 +398,26 @@ class Trainer:
                 hook.on_checkpoint(path, snapshot)
         self._last_save_time = time.monotonic()
         self._rollbacks = 0  # a new checkpoint is progress past the last divergence
+
+    def _delete(self, names: list[str]) -> None:
+        if self.dist.is_main:
+            for name in names:
+                (self.checkpoint_dir / name).unlink(missing_ok=True)
+
+    def _agree_on_stop(self) -> str | None:
+        """The signal every rank acts on at this step: one that reached any rank.
+
+        Ranks get a forwarded signal at slightly different times; deciding on the all-reduced
+        value (not on each rank's own flag) makes all of them stop after the same step.
+        """
+        local = self.signals.received
+        agreed = self.dist.agree_stop(f"signal:{local}" if local else self.stop_reason)
+        if agreed is not None and agreed.startswith("signal:"):
+            self.signals.received = agreed.split(":", 1)[1]  # the exit code follows it
+            return self.signals.received
+        if agreed is not None:
+            self.stop_reason = agreed
+        return None
 
     def _step_save_due(self) -> bool:
         ck = self.cfg.checkpointing
