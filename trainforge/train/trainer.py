@@ -6,6 +6,7 @@ optimizer-step boundaries, so the gradient-accumulation position in a checkpoint
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -142,15 +143,12 @@ class Trainer:
                 window_n = self._window_samples()
             x = x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True)
-            with self.precision.autocast():
-                out = self.model(x)
-                loss = self.loss_fn(out, y)
             weight = len(y) / window_n
-            scaled = loss * weight
-            if self.precision.scaler is not None:
-                self.precision.scaler.scale(scaled).backward()
-            else:
-                scaled.backward()
+            closes_window = (
+                micro + 1 == self.accumulation or self.batch_in_epoch + 1 == self.n_batches
+            )
+            with self._grad_sync(closes_window):
+                out, loss = self._forward_backward(x, y, weight)
             step_loss += loss.detach().float() * weight
             if self.classification:
                 step_correct += (out.detach().argmax(1) == y).sum()
@@ -171,6 +169,28 @@ class Trainer:
             if self.batch_in_epoch >= self.n_batches:
                 break
         progress.close()
+
+    def _forward_backward(
+        self, x: torch.Tensor, y: torch.Tensor, weight: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One micro-batch; its mean loss is weighted by its share of the accumulation window."""
+        with self.precision.autocast():
+            out = self.model(x)
+            loss = self.loss_fn(out, y)
+        scaled = loss * weight
+        if self.precision.scaler is not None:
+            self.precision.scaler.scale(scaled).backward()
+        else:
+            scaled.backward()
+        return out, loss
+
+    def _grad_sync(self, closes_window: bool) -> contextlib.AbstractContextManager[Any]:
+        """Data-parallel: gradients are all-reduced once per optimizer step, on the micro-batch
+        that closes the accumulation window, not after every micro-batch."""
+        no_sync: Any = getattr(self.model, "no_sync", None)
+        if self.dist.enabled and not closes_window and no_sync is not None:
+            return no_sync()  # type: ignore[no-any-return]
+        return contextlib.nullcontext()
 
     def optimizer_step(
         self, step_loss: torch.Tensor, step_correct: torch.Tensor, window_n: int
