@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from disks import small_tmpfs
 
 from trainforge.ckpt import load_checkpoint, save_checkpoint
 from trainforge.errors import CheckpointError
@@ -19,22 +18,8 @@ from trainforge.errors import CheckpointError
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 1 MiB filesystem, so "disk full" is the kernel's ENOSPC, not a simulation."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command: cannot create a small tmpfs to fill up")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs (needs root): {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "disk", "1m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
 
 
 def test_disk_full_keeps_the_previous_checkpoint(tiny_disk: Path) -> None:

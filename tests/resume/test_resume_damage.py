@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from disks import small_tmpfs
 from resume_testing import assert_same_weights, config, write_config
 
 import trainforge
@@ -127,22 +127,8 @@ def test_a_malicious_pickle_is_refused_and_never_runs(
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 160 KiB tmpfs: room for one checkpoint, not for its replacement beside it."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command: cannot make a small tmpfs to fill up")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs (needs root): {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "disk", "160k") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
 
 
 def test_a_full_disk_fails_clearly_and_keeps_the_previous_checkpoint(
