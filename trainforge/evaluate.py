@@ -66,7 +66,7 @@ def evaluate_checkpoint(
         return result
 
     num_classes = int(spec.num_classes or outputs.shape[1])
-    weight, notices = _class_weights(config, num_classes)
+    weight, notices = _class_weights(config, num_classes, loaded.class_weights)
     loss = F.cross_entropy(
         outputs, targets, weight=weight, label_smoothing=config.training.label_smoothing
     )
@@ -92,13 +92,17 @@ def evaluate_checkpoint(
     return result
 
 
-def _class_weights(config: TrainConfig, num_classes: int) -> tuple[torch.Tensor | None, list[str]]:
+def _class_weights(
+    config: TrainConfig, num_classes: int, stored: list[float] | None
+) -> tuple[torch.Tensor | None, list[str]]:
     """The training loss's class weights, so the loss matches validation's."""
     setting = config.training.class_weights
     if setting is None:
         return None, []
+    if stored is not None and len(stored) == num_classes:
+        return torch.tensor(stored, dtype=torch.float32), []
     if setting == "auto":
-        # The training split's class counts are not stored in the checkpoint.
+        # Checkpoints from before the weights were stored: the class counts are unknown.
         return None, ["training.class_weights: auto: the loss is reported without class weights"]
     if len(setting) != num_classes:
         return None, ["training.class_weights does not match the classes; loss is unweighted"]

@@ -19,12 +19,20 @@ class LoadedModel(nn.Module):
     rows, images with 0..255 values) and returns logits (or regression outputs).
     """
 
-    def __init__(self, network: nn.Module, preprocess: nn.Module, spec: Any, config: TrainConfig):
+    def __init__(
+        self,
+        network: nn.Module,
+        preprocess: nn.Module,
+        spec: Any,
+        config: TrainConfig,
+        class_weights: list[float] | None = None,
+    ):
         super().__init__()
         self.preprocess = preprocess
         self.network = network
         self.spec = spec
         self.config = config
+        self.class_weights = class_weights  # the training loss's resolved class weights
 
     @property
     def class_names(self) -> list[str] | None:
@@ -72,5 +80,6 @@ def load_model(
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelError(f"{checkpoint}: the weights do not fit the model ({first})") from None
-    model = LoadedModel(network, build_preprocess(spec), spec, config)
+    weights = (state.get("loss") or {}).get("class_weights")
+    model = LoadedModel(network, build_preprocess(spec), spec, config, weights)
     return model.to(device).eval()

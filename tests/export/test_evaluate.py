@@ -121,3 +121,21 @@ def test_data_mistakes_in_a_real_process(trained: tuple[Path, Path, Path], tmp_p
         )
     )
     assert "no labels" in line and "predict" in line
+
+
+def test_class_weights_auto_loss_matches_validation(tmp_path: Path) -> None:
+    train_csv, val_csv = make_train_val_csvs(tmp_path)
+    config = {
+        "model": TINY_CNN,
+        "data": {"train_path": str(train_csv), "val_path": str(val_csv), "batch_size": 32},
+        "training": {"epochs": 1, "class_weights": "auto", "label_smoothing": 0.1},
+        "logging": {"progress_bar": "off", "tensorboard": False},
+    }
+    import trainforge
+
+    checkpoint = trainforge.fit(config, output=tmp_path / "run").checkpoints["last"]
+    stored = load_checkpoint(checkpoint)
+    assert len(stored["loss"]["class_weights"]) == 10
+    result = evaluate_checkpoint(checkpoint, val_csv)
+    assert result["notices"] == []
+    assert result["metrics"]["loss"] == pytest.approx(stored["metrics"]["val_loss"], rel=1e-5)

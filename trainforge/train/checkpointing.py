@@ -99,6 +99,9 @@ def build_state(t: Trainer) -> dict[str, Any]:
             "top_k": t.top_k.state_dict(),
         },
         "metrics": dict(t.metrics),
+        # The resolved loss weights (class_weights: auto depends on the training split's class
+        # counts), so evaluation reports the same loss as validation.
+        "loss": {"class_weights": _class_weights_of(t.loss_fn)},
         "config": t.cfg.model_dump(mode="json"),
         "input_spec": t.spec.to_dict(),
         "lineage": dict(t.lineage),
@@ -134,3 +137,8 @@ def restore_state(t: Trainer, state: dict[str, Any]) -> None:
     if t.batch_in_epoch >= t.n_batches:  # saved after the last step but before the epoch closed
         t.batch_in_epoch = t.n_batches
     restore_rng_state(state["rng"])
+
+
+def _class_weights_of(loss_fn: Any) -> list[float] | None:
+    weight = getattr(loss_fn, "weight", None)
+    return [float(w) for w in weight.tolist()] if isinstance(weight, torch.Tensor) else None

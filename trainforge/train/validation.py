@@ -29,23 +29,21 @@ def run_validation(
     was_training = model.training
     model.eval()
     outputs, targets = [], []
-    loss_sum, count = 0.0, 0
     with torch.inference_mode():
         for i, (x, y) in enumerate(batches.epoch(0)):
             if max_batches is not None and i >= max_batches:
                 break
             x = x.to(device, non_blocking=True)
-            y = y.to(device, non_blocking=True)
             with precision.autocast():
                 out = model(x)
-                loss = loss_fn(out, y)
-            loss_sum += float(loss) * len(y)
-            count += len(y)
             outputs.append(out.float().cpu())
-            targets.append(y.cpu())
-    model.train(was_training)
-    logits, target = torch.cat(outputs), torch.cat(targets)
-    metrics = {"loss": loss_sum / max(1, count)}
+            targets.append(y)
+        model.train(was_training)
+        logits, target = torch.cat(outputs), torch.cat(targets)
+        # The loss of the whole set at once: with class weights, a mean of per-batch means
+        # would weight each batch by its size instead of by its samples' class weights.
+        loss = loss_fn(logits.to(device), target.to(device))
+    metrics = {"loss": float(loss)}
     if spec.task != "classification":
         metrics.update(regression_metrics(logits, target))
         return metrics, None
