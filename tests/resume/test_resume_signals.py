@@ -42,7 +42,8 @@ def test_sigterm_saves_last_even_when_off_stops_and_resumes_exactly(tmp_path: Pa
     a = load_checkpoint(run / "checkpoints" / "epoch_003.pth")["model"]
     b = load_checkpoint(reference.run_dir / "checkpoints" / "epoch_003.pth")["model"]
     assert all((a[k] == b[k]).all() for k in a)
-    assert_same_history(reference.run_dir, run)
+    # the SIGTERM adds one save of last.pth that the uninterrupted run does not make
+    assert_same_history(reference.run_dir, run, ignore=frozenset({"checkpoint"}))
 
 
 SLOW_MODEL = '''

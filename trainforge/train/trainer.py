@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from trainforge.config import TrainConfig
+from trainforge.errors import CheckpointError
 from trainforge.train import checkpointing
 from trainforge.train.accumulation import window_sample_count
 from trainforge.train.counters import EpochTotals, Limits, Rollback, Window
@@ -397,20 +398,20 @@ class Trainer:
         if not self.dist.is_main:  # rank 0 writes every file of a data-parallel run
             self._last_save_time = time.monotonic()
             return
+        # The events go to the log before the state is taken, so the log positions stored in
+        # the checkpoint include them: a run resumed from it keeps the record of its save.
+        for name in names:
+            self.log.log(self._checkpoint_event("checkpoint", self.checkpoint_dir / name))
         state = self.state_dict()
         for name in names:
-            path = checkpointing.write(state, self.checkpoint_dir / name)
+            target = self.checkpoint_dir / name
+            try:
+                path = checkpointing.write(state, target)
+            except CheckpointError:
+                self.log.log(self._checkpoint_event("checkpoint_failed", target))
+                raise
             self.last_saved = path
             self.saved[checkpointing.role(name)] = path
-            self.log.log(
-                {
-                    "type": "event",
-                    "event": "checkpoint",
-                    "step": self.global_step,
-                    "epoch": self.epoch_label(),
-                    "path": str(path),
-                }
-            )
             snapshot = RunState(
                 self.epoch_label(), self.global_step, dict(self.metrics), self.run_dir
             )
@@ -418,6 +419,15 @@ class Trainer:
                 hook.on_checkpoint(path, snapshot)
         self._last_save_time = time.monotonic()
         self._rollbacks = 0  # a new checkpoint is progress past the last divergence
+
+    def _checkpoint_event(self, event: str, path: Path) -> dict[str, Any]:
+        return {
+            "type": "event",
+            "event": event,
+            "step": self.global_step,
+            "epoch": self.epoch_label(),
+            "path": str(path),
+        }
 
     def _delete(self, names: list[str]) -> None:
         if self.dist.is_main:
