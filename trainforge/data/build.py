@@ -12,7 +12,13 @@ from torch.utils.data import Dataset, Subset
 
 from trainforge.config.schema import DataConfig
 from trainforge.data.batches import LoaderBatches
-from trainforge.data.bundle import BuildContext, DataBundle, class_counts, make_augmentation
+from trainforge.data.bundle import (
+    BuildContext,
+    DataBundle,
+    class_counts,
+    loader_batches,
+    make_augmentation,
+)
 from trainforge.data.custom import UserItems, custom_spec, load_source
 from trainforge.data.folder_source import build_image_folder
 from trainforge.data.memory_source import build_in_memory
@@ -91,17 +97,8 @@ def build_from_datasets(
         split_hash = hashlib.sha256(text.encode()).hexdigest()
 
     def batches(ds: Dataset[Any], is_train: bool) -> LoaderBatches:
-        return LoaderBatches(
-            UserItems(ds, spec.task, ctx.seed),
-            len(ds),  # type: ignore[arg-type]
-            batch_size=cfg.batch_size,
-            options=ctx.options,
-            seed=ctx.seed,
-            shuffle=is_train and cfg.shuffle,
-            drop_last=is_train and cfg.drop_last,
-            rank=ctx.rank if is_train else 0,
-            world_size=ctx.world_size if is_train else 1,
-        )
+        items = UserItems(ds, spec.task, ctx.seed)
+        return loader_batches(ctx, items, len(ds), train=is_train)  # type: ignore[arg-type]
 
     counts = class_counts(np.asarray(targets), spec)
     return DataBundle(

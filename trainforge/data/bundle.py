@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from torch.utils.data import Dataset
 
 from trainforge.config.schema import DataConfig
 from trainforge.data.augment import Augmentation
-from trainforge.data.batches import Batches
+from trainforge.data.batches import Batches, LoaderBatches
 from trainforge.data.preprocess import preprocessed_zero
 from trainforge.data.spec import InputSpec
 from trainforge.data.workers import LoaderOptions
@@ -37,6 +39,23 @@ class BuildContext:
     # The training batches are sharded over data-parallel ranks; validation/test are not.
     rank: int = 0
     world_size: int = 1
+
+
+def loader_batches(ctx: BuildContext, items: Dataset[Any], n: int, *, train: bool) -> LoaderBatches:
+    """Sample-by-sample batches with the config's loader settings; only training data is
+    shuffled, cut at drop_last and sharded over data-parallel ranks."""
+    cfg = ctx.cfg
+    return LoaderBatches(
+        items,
+        n,
+        batch_size=cfg.batch_size,
+        options=ctx.options,
+        seed=ctx.seed,
+        shuffle=train and cfg.shuffle,
+        drop_last=train and cfg.drop_last,
+        rank=ctx.rank if train else 0,
+        world_size=ctx.world_size if train else 1,
+    )
 
 
 def make_augmentation(ctx: BuildContext, spec: InputSpec, num_samples: int) -> Augmentation | None:

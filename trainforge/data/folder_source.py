@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from trainforge.data.batches import LoaderBatches
-from trainforge.data.bundle import BuildContext, DataBundle, class_counts, make_augmentation
+from trainforge.data.bundle import (
+    BuildContext,
+    DataBundle,
+    class_counts,
+    loader_batches,
+    make_augmentation,
+)
 from trainforge.data.images import (
     ImageFiles,
     decide_mode,
@@ -65,17 +71,7 @@ def build_image_folder(ctx: BuildContext) -> DataBundle:
     def batches(files: list[str], targets: list[int], train: bool) -> LoaderBatches:
         augmentation = make_augmentation(ctx, spec, len(files)) if train else None
         items = ImageFiles(files, targets, mode, hw, preprocess, augmentation)
-        return LoaderBatches(
-            items,
-            len(files),
-            batch_size=cfg.batch_size,
-            options=ctx.options,
-            seed=ctx.seed,
-            shuffle=train and cfg.shuffle,
-            drop_last=train and cfg.drop_last,
-            rank=ctx.rank if train else 0,
-            world_size=ctx.world_size if train else 1,
-        )
+        return loader_batches(ctx, items, len(files), train=train)
 
     train = batches(train_paths, train_labels.tolist(), True)
     val = batches(val_paths, list(val_labels), False)

@@ -202,8 +202,10 @@ class Trainer:
         if scaler is not None:
             scaler.unscale_(self.optimizer)
         clip = self.cfg.training.gradient_clip
-        params = [p for p in self.model.parameters() if p.grad is not None]
-        norm = torch.nn.utils.clip_grad_norm_(params, clip if clip else float("inf"))
+        # clip_grad_norm_ skips parameters without a gradient; inf max_norm only measures.
+        norm = torch.nn.utils.clip_grad_norm_(
+            self.model.parameters(), clip if clip else float("inf")
+        )
         # One host sync per step for loss, gradient norm and accuracy together.
         loss_value, norm_value, correct = torch.stack(
             [step_loss, norm.float().to(step_loss.device), step_correct.float()]
