@@ -10,14 +10,13 @@ same files with the same number of workers; rounds alternate and the median is r
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from rounds import alternate
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
@@ -121,21 +120,14 @@ def main() -> None:
                 root, args.epochs, args.workers
             ),
         }
-        times: dict[str, list[float]] = {name: [] for name in contenders}
-        accs: dict[str, float] = {}
-        for _ in range(args.rounds):
-            for name, run in contenders.items():
-                start = time.perf_counter()
-                accs[name] = run()
-                times[name].append(time.perf_counter() - start)
-    base = statistics.median(times["hand-written: ImageFolder + DataLoader"])
+        times, accs = alternate(contenders, args.rounds)
+    base = times["hand-written: ImageFolder + DataLoader"]
     print(
         f"\n{args.epochs} epochs, 32x32 RGB image folder, {args.workers} workers, "
         f"median of {args.rounds} rounds"
     )
     print(f"{'contender':42} {'seconds':>8} {'s/epoch':>8} {'ratio':>7} {'val acc':>8}")
-    for name, values in times.items():
-        t = statistics.median(values)
+    for name, t in times.items():
         print(f"{name:42} {t:8.2f} {t / args.epochs:8.3f} {t / base:6.2f}x {accs[name]:8.4f}")
 
 

@@ -14,14 +14,13 @@ Lightning runs only when installed (pip install lightning); it is not a trainfor
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from rounds import alternate
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -171,15 +170,9 @@ def main() -> None:
         )
     except ImportError:
         print("PyTorch Lightning not installed: skipped (pip install lightning)")
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    accs: dict[str, float] = {}
-    for _ in range(args.rounds):
-        for name, run in contenders.items():
-            start = time.perf_counter()
-            accs[name] = run()
-            times[name].append(time.perf_counter() - start)
-    base_slice = statistics.median(times["hand-written, tensor slicing"])
-    base_loader = statistics.median(times["hand-written, DataLoader"])
+    times, accs = alternate(contenders, args.rounds)
+    base_slice = times["hand-written, tensor slicing"]
+    base_loader = times["hand-written, DataLoader"]
     print(
         f"\n{args.epochs} epochs of simple_cnn on digits, {torch.get_num_threads()} threads, "
         f"median of {args.rounds} rounds"
@@ -187,8 +180,7 @@ def main() -> None:
     print(
         f"{'contender':48} {'seconds':>8} {'s/epoch':>8} {'vs slicing':>11} {'vs DataLoader':>14} {'val acc':>8}"
     )
-    for name, values in times.items():
-        t = statistics.median(values)
+    for name, t in times.items():
         print(
             f"{name:48} {t:8.2f} {t / args.epochs:8.3f} {t / base_slice:10.2f}x "
             f"{t / base_loader:13.2f}x {accs[name]:8.4f}"
