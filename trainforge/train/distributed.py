@@ -94,11 +94,6 @@ def from_env() -> DistContext:
     )
 
 
-def in_worker() -> bool:
-    """True inside a worker started by a launcher (so a worker never launches again)."""
-    return from_env().enabled
-
-
 def init(ctx: DistContext, device: torch.device) -> torch.device:
     """Join the process group: nccl and ``cuda:LOCAL_RANK`` on GPUs, gloo on CPU.
 
