@@ -27,6 +27,7 @@ def evaluate_checkpoint(
     batch_size: int = 256,
     *,
     model: nn.Module | None = None,
+    trust_model_code: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on ``data`` (default: its config's ``data.test_path``).
 
@@ -39,7 +40,7 @@ def evaluate_checkpoint(
     from trainforge.inference import load_model
 
     check_batch_size(batch_size)
-    loaded = load_model(checkpoint, model=model)
+    loaded = load_model(checkpoint, model=model, trust_model_code=trust_model_code)
     spec, config = loaded.spec, loaded.config
     source = str(data) if data is not None else config.data.test_path
     if source is None:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from trainforge.config import TrainConfig, validate
+from trainforge.config.trust import require_trust
 from trainforge.errors import ModelError
 
 
@@ -52,12 +53,18 @@ class LoadedModel(nn.Module):
 
 
 def load_model(
-    checkpoint: str | Path, *, device: str | torch.device = "cpu", model: nn.Module | None = None
+    checkpoint: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    model: nn.Module | None = None,
+    trust_model_code: bool = False,
 ) -> LoadedModel:
     """Rebuild the model of a trainforge checkpoint (weights-only load) in eval mode.
 
     ``model`` is an untrained instance of the network, for models that were passed to ``fit``
-    as objects and cannot be rebuilt from the config.
+    as objects and cannot be rebuilt from the config. A checkpoint whose config names a user's
+    class (``package.module:Class``) is refused unless ``trust_model_code`` (or ``model``) is
+    given: importing that module runs its code (see ``trainforge.config.trust``).
     """
     from trainforge.ckpt.format import load_checkpoint
     from trainforge.data import InputSpec, build_preprocess
@@ -74,6 +81,7 @@ def load_model(
             "object that cannot be imported again; pass it: load_model(path, model=MyNet())"
         )
     else:
+        require_trust(config, f"checkpoint {checkpoint}", trust_model_code)
         network = build_model(config.model.model_copy(update={"pretrained": False}), spec)
     try:
         network.load_state_dict(state["model"])

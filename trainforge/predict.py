@@ -73,6 +73,7 @@ def predict_file(
     batch_size: int = 256,
     *,
     model: nn.Module | None = None,
+    trust_model_code: bool = False,
 ) -> dict[str, Any]:
     """Write predictions for every row or image of ``input_path`` to the CSV ``output``.
 
@@ -83,7 +84,7 @@ def predict_file(
     from trainforge.inference import load_model
 
     check_batch_size(batch_size)
-    loaded = load_model(checkpoint, model=model)
+    loaded = load_model(checkpoint, model=model, trust_model_code=trust_model_code)
     source = str(input_path)
     raw, _ = load_raw_inputs(source, loaded.spec)
     outputs = forward_batches(loaded, raw, batch_size)

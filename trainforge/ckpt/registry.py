@@ -29,26 +29,32 @@ from trainforge.ckpt.version_folder import (
 )
 from trainforge.errors import CheckpointError, UsageError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 LATEST = "latest"
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UsageError(
-            f"--name '{name}' is not a valid model name; use letters, digits, '.', '_' and '-' "
-            "(e.g. digits or digits-cnn)"
+            f"--name {_shown(name)} is not a valid model name; use at most 100 letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit (e.g. digits or digits-cnn)"
         )
     return name
 
 
 def check_alias(alias: str) -> str:
-    if not _NAME.match(alias) or semver.is_version(alias) or alias == LATEST:
+    if not _NAME.fullmatch(alias) or semver.is_version(alias) or alias == LATEST:
         raise UsageError(
-            f"--alias '{alias}' cannot be used: an alias is a word such as production or "
+            f"--alias {_shown(alias)} cannot be used: an alias is a word such as production or "
             f"staging, not a version number nor '{LATEST}'"
         )
     return alias
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A name as one printable line: quotes, escapes for newlines, cut when long."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
 
 
 class Registry:
@@ -160,6 +166,7 @@ class Registry:
         aliases: Sequence[str] = (),
         exports: Sequence[Mapping[str, Any]] = (),
         evaluate: bool = True,
+        trust_model_code: bool = False,
     ) -> dict[str, Any]:
         """Add a version; returns its index entry plus ``name``, ``version``, ``folder``."""
         check_name(name)
@@ -172,7 +179,7 @@ class Registry:
         release = read_release(Path(checkpoint))
         # The slow part (the test set) runs before the lock, so others are not kept waiting.
         if evaluate:
-            _evaluate(release)
+            _evaluate(release, trust_model_code)
         with locked(self.root):
             self._index = read_index(self.root)
             duplicate = self._by_checksum(release.checksum)
@@ -300,7 +307,7 @@ def record_export(checkpoint: str | Path, report: Mapping[str, Any]) -> str | No
     return Registry(root).record_export(checkpoint, report)
 
 
-def _evaluate(release: Release) -> None:
+def _evaluate(release: Release, trust_model_code: bool) -> None:
     test_path = (release.config.get("data") or {}).get("test_path")
     if not test_path:
         return
@@ -308,7 +315,9 @@ def _evaluate(release: Release) -> None:
     from trainforge.evaluate import evaluate_checkpoint
 
     try:
-        result = evaluate_checkpoint(release.source, str(test_path))
+        result = evaluate_checkpoint(
+            release.source, str(test_path), trust_model_code=trust_model_code
+        )
     except TrainforgeError as exc:
         release.notes.append(f"test set not evaluated: {exc}")
         return

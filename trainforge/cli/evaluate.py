@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trainforge.cli.common import flag
+from trainforge.cli.common import flag, trust_flag
 from trainforge.cli.predict import require_file
 
 
@@ -22,13 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flag(parser, "--output", metavar="FILE", help="write all figures as JSON")
     flag(parser, "--plot", metavar="FILE", help="write the confusion matrix as a PNG")
     flag(parser, "--batch_size", type=int, default=256, metavar="N", help="rows per forward pass")
+    trust_flag(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     require_file(args.checkpoint, args.data)  # before torch loads: a typo fails in a blink
     from trainforge.evaluate import evaluate_checkpoint, plot_confusion_matrix
 
-    result = evaluate_checkpoint(args.checkpoint, args.data, args.batch_size)
+    result = evaluate_checkpoint(args.checkpoint, args.data, args.batch_size, trust_model_code=args.trust_model_code
+    )
     print(f"{args.checkpoint} on {result['data']} ({result['num_samples']} samples)")
     for notice in result["notices"]:
         print(f"note: {notice}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trainforge.cli.common import flag
+from trainforge.cli.common import flag, trust_flag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,13 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     flag(parser, "--output", required=True, metavar="FILE", help="predictions CSV to write")
     flag(parser, "--batch_size", type=int, default=256, metavar="N", help="rows per forward pass")
+    trust_flag(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     require_file(args.checkpoint, args.input)  # before torch loads: a typo fails in a blink
     from trainforge.predict import predict_file
 
-    summary = predict_file(args.checkpoint, args.input, args.output, args.batch_size)
+    summary = predict_file(args.checkpoint, args.input, args.output, args.batch_size, trust_model_code=args.trust_model_code
+    )
     print(f"wrote {summary['rows']} predictions to {summary['output']}")
     return 0
 

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from trainforge.cli.common import flag, overrides_flag
+from trainforge.cli.common import flag, overrides_flag, trust_flag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run 3 training and 2 validation batches of one epoch to check a config",
     )
     flag(parser, "--overwrite", action="store_true", help="replace an existing run folder")
+    trust_flag(parser)
     flag(
         parser,
         "--distributed",
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         device=args.device,
         fast_dev_run=args.fast_dev_run,
+        trust_model_code=args.trust_model_code,
         argv=[Path(sys.argv[0]).name, *sys.argv[1:]],
     )
     if os.environ.get("RANK", "0") != "0":  # rank 0 speaks for a distributed run

@@ -69,6 +69,7 @@ def export_checkpoint(
     preprocessing: bool = True,
     model: nn.Module | None = None,
     echo: Echo | None = print,
+    trust_model_code: bool = False,
 ) -> dict[str, Any]:
     """Export a trainforge checkpoint to ``output`` in ``fmt`` and verify it in its runtime.
 
@@ -91,7 +92,7 @@ def export_checkpoint(
         raise UsageError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
     source, target = Path(checkpoint), Path(output)
     state = load_checkpoint(source)
-    loaded = load_model(source, model=model)
+    loaded = load_model(source, model=model, trust_model_code=trust_model_code)
     spec = loaded.spec
     exporter = make_exporter(fmt, loaded.network, output_name(spec))
     raw = preprocessing and exporter.holds_graph and bool(spec.preprocessing)
