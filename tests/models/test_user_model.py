@@ -93,9 +93,7 @@ def test_regression_model_class(make_spec, user_module):
 
 
 @pytest.mark.parametrize("name", ["make_model", "not_a_model", "torch"])
-def test_anything_but_a_module_class_is_refused_without_being_called(
-    make_spec, user_module, name
-):
+def test_anything_but_a_module_class_is_refused_without_being_called(make_spec, user_module, name):
     # make_model would build a fine model, but a config may only name a class: a function
     # path could as well be os:system. "torch" is a module attribute that is not callable.
     with pytest.raises(ModelError, match=r"not a torch nn.Module subclass"):

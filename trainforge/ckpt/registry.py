@@ -311,9 +311,14 @@ def _evaluate(release: Release, trust_model_code: bool) -> None:
     test_path = (release.config.get("data") or {}).get("test_path")
     if not test_path:
         return
+    from trainforge.config import TrainConfig, validate
+    from trainforge.config.trust import require_trust
     from trainforge.errors import TrainforgeError
     from trainforge.evaluate import evaluate_checkpoint
 
+    config = validate(release.config, TrainConfig, source=str(release.source))
+    # Refused outright rather than noted: the user asked for an evaluation it would skip.
+    require_trust(config, str(release.source), trust_model_code, how="pass --no_evaluate")
     try:
         result = evaluate_checkpoint(
             release.source, str(test_path), trust_model_code=trust_model_code

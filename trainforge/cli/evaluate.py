@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     require_file(args.checkpoint, args.data)  # before torch loads: a typo fails in a blink
     from trainforge.evaluate import evaluate_checkpoint, plot_confusion_matrix
 
-    result = evaluate_checkpoint(args.checkpoint, args.data, args.batch_size, trust_model_code=args.trust_model_code
+    result = evaluate_checkpoint(
+        args.checkpoint, args.data, args.batch_size, trust_model_code=args.trust_model_code
     )
     print(f"{args.checkpoint} on {result['data']} ({result['num_samples']} samples)")
     for notice in result["notices"]:

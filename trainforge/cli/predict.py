@@ -25,7 +25,12 @@ def run(args: argparse.Namespace) -> int:
     require_file(args.checkpoint, args.input)  # before torch loads: a typo fails in a blink
     from trainforge.predict import predict_file
 
-    summary = predict_file(args.checkpoint, args.input, args.output, args.batch_size, trust_model_code=args.trust_model_code
+    summary = predict_file(
+        args.checkpoint,
+        args.input,
+        args.output,
+        args.batch_size,
+        trust_model_code=args.trust_model_code,
     )
     print(f"wrote {summary['rows']} predictions to {summary['output']}")
     return 0

@@ -25,7 +25,6 @@ from trainforge.config.trust import is_import_path
 from trainforge.errors import ModelError
 from trainforge.models._spec import SpecLike, did_you_mean
 
-
 __all__ = ["build_user_model", "is_import_path", "resolve_model_class"]
 
 
