@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.nn import functional as F
 
+from trainforge._outputs import PNG_SOFTWARE
 from trainforge.errors import DataError, UsageError
 from trainforge.predict import check_batch_size, forward_batches
 from trainforge.train.metrics import classification_metrics, per_class, regression_metrics
@@ -146,5 +147,5 @@ def plot_confusion_matrix(
     figure.tight_layout()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(target, dpi=120)
+    figure.savefig(target, dpi=120, metadata={"Software": PNG_SOFTWARE})
     return target

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from trainforge._fileio import atomic_write
+from trainforge._outputs import guard_output, is_predictions_csv
 from trainforge.errors import UsageError
 
 if TYPE_CHECKING:
@@ -74,24 +75,27 @@ def predict_file(
     *,
     model: nn.Module | None = None,
     trust_model_code: bool = False,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Write predictions for every row or image of ``input_path`` to the CSV ``output``.
 
     The inputs go through the checkpoint's training preprocessing (``load_model``); returns
-    ``{"rows", "output", "columns", "task"}``.
+    ``{"rows", "output", "columns", "task"}``. ``output`` may not be the checkpoint, the
+    input or any other checkpoint; an existing file that is not an earlier predictions table
+    is replaced only with ``force``.
     """
     from trainforge.data import load_raw_inputs
     from trainforge.inference import load_model
 
     check_batch_size(batch_size)
+    target = guard_output(
+        output, inputs=[checkpoint, input_path], own=is_predictions_csv, force=force
+    )
     loaded = load_model(checkpoint, model=model, trust_model_code=trust_model_code)
     source = str(input_path)
     raw, _ = load_raw_inputs(source, loaded.spec)
     outputs = forward_batches(loaded, raw, batch_size)
     frame = predictions_table(outputs, loaded.spec, sample_ids(source, loaded.spec, len(raw)))
-    target = Path(output)
-    if target.is_dir():
-        raise UsageError(f"--output {target} is a folder; give a file name such as preds.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, lambda temp: frame.to_csv(temp, index=False, float_format="%.8g"))
     return {

@@ -86,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         "--force",
         action="store_true",
-        help="--register: allow an already registered checkpoint",
+        help="--register: allow an already registered checkpoint; --save / --export: replace "
+        "an existing --output file",
     )
     flag(parser, "--export_report", action="append", default=[], metavar="JSON",
          help="--register: an export's sidecar .json to put in the model card (repeatable)")  # fmt: skip
@@ -134,6 +135,7 @@ def _save(args: argparse.Namespace) -> int:
         optimizer=args.optimizer,
         epoch=args.epoch,
         step=args.step,
+        force=args.force,
     )
     optimizer = "with optimizer state" if summary["optimizer"] else "without optimizer state"
     print(f"saved {path}")
@@ -247,6 +249,7 @@ def _export(args: argparse.Namespace) -> int:
         Path(args.output),
         preprocessing=not args.no_preprocessing,
         trust_model_code=args.trust_model_code,
+        force=args.force,
     )
     ref = record_export(args.checkpoint, report)
     if ref:

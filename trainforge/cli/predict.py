@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flag(parser, "--output", required=True, metavar="FILE", help="predictions CSV to write")
     flag(parser, "--batch_size", type=int, default=256, metavar="N", help="rows per forward pass")
     trust_flag(parser)
+    flag(parser, "--force", action="store_true", help="replace an existing --output file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         args.output,
         args.batch_size,
         trust_model_code=args.trust_model_code,
+        force=args.force,
     )
     print(f"wrote {summary['rows']} predictions to {summary['output']}")
     return 0
