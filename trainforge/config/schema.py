@@ -198,10 +198,30 @@ class EarlyStoppingConfig(Section):
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as improvement.")
 
 
+def inside_run_folder(value: str) -> str | None:
+    """Why ``value`` cannot be a folder inside the run folder, or None when it can."""
+    parts = value.replace("\\", "/").split("/")
+    if not value.strip() or value.strip() in (".", "./"):
+        return "must name a subfolder of the run folder, e.g. checkpoints"
+    if value.startswith(("/", "~")) or (len(value) > 1 and value[1] == ":"):
+        return "must be relative to the run folder, not an absolute path"
+    if ".." in parts:
+        return "must stay inside the run folder ('..' is not allowed)"
+    return None
+
+
+def _relative_folder(value: str) -> str:
+    problem = inside_run_folder(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class CheckpointingConfig(Section):
     save_dir: str = Field(
         "checkpoints", description="Checkpoint folder, relative to the run folder."
     )
+    _save_dir_inside = field_validator("save_dir")(_relative_folder)
     save_best: bool = Field(True, description="Write best.pth for the first monitored metric.")
     save_last: bool = Field(True, description="Write last.pth after every epoch.")
     save_every_n_epochs: int | None = Field(
@@ -250,6 +270,7 @@ class MlflowConfig(Section):
 
 class LoggingConfig(Section):
     log_dir: str = Field("logs", description="Log folder, relative to the run folder.")
+    _log_dir_inside = field_validator("log_dir")(_relative_folder)
     log_every_n_steps: int = Field(50, ge=1, description="Write a step record every N steps.")
     val_every_n_epochs: int = Field(1, ge=1, description="Validate every N epochs.")
     tensorboard: bool = Field(True, description="Write TensorBoard event files.")

@@ -113,7 +113,7 @@ class RunSession:
             rank=self.dist.rank,
             world_size=self.dist.world_size,
         )
-        notices += list(data.notices)
+        notices += list(data.notices) + list(getattr(self.folder, "notices", []))
         if cfg.model.num_classes is None and data.spec.num_classes is not None:
             cfg.model.num_classes = data.spec.num_classes
         _check_monitored_metrics(cfg, data)
