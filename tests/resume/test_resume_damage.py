@@ -135,9 +135,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_fails_clearly_and_keeps_the_previous_checkpoint(
     small_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = config(
-        checkpointing={"save_dir": "ckpts", "save_best": False, "save_every_n_steps": 5}
-    )
+    cfg = config(checkpointing={"save_dir": "ckpts", "save_best": False, "save_every_n_steps": 5})
     path = write_config(tmp_path / "digits.yaml", cfg)
     run = tmp_path / "run"
     code = main(["train", "--config", str(path), "--output", str(run)])

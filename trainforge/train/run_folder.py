@@ -19,8 +19,8 @@ from typing import IO, Any
 
 from trainforge._fileio import atomic_write_text
 from trainforge.config.schema import inside_run_folder
-from trainforge.train import run_files
 from trainforge.errors import RunFolderError
+from trainforge.train import run_files
 
 CONFIG_FILE = "config.yaml"
 METADATA_FILE = "metadata.json"
@@ -71,7 +71,10 @@ class RunFolder:
         if overwrite and resume:
             raise RunFolderError("--overwrite and --resume contradict each other; pass only one")
         self.root = Path(root).expanduser().absolute()
-        for key, value in (("checkpointing.save_dir", checkpoint_dir), ("logging.log_dir", log_dir)):
+        for key, value in (
+            ("checkpointing.save_dir", checkpoint_dir),
+            ("logging.log_dir", log_dir),
+        ):
             problem = inside_run_folder(value)
             if problem:
                 raise RunFolderError(f"{key} '{value}' {problem}")
