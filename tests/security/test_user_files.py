@@ -96,7 +96,7 @@ def test_overwrite_keeps_foreign_files_and_removes_stale_checkpoints(tmp_path: P
         "plot-data",
         "export-self",
         "export-best",
-    ],  # fmt: skip
+    ],
 )
 def test_outputs_that_are_inputs_or_checkpoints_are_refused(
     run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]

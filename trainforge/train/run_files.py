@@ -53,7 +53,8 @@ def plan_overwrite(
     files: Iterable[PurePosixPath], checkpoint_dir: str, log_dir: str
 ) -> tuple[list[PurePosixPath], list[PurePosixPath]]:
     """``(delete, keep)``: trainforge's own files, and everything else."""
-    delete, keep = [], []
+    delete: list[PurePosixPath] = []
+    keep: list[PurePosixPath] = []
     for path in sorted(files):
         (delete if is_own(path, checkpoint_dir, log_dir) else keep).append(path)
     return delete, keep
