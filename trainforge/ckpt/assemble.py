@@ -109,7 +109,7 @@ def assemble(
     """Write the checkpoint; returns its path and a summary for the user. An existing file
     at the output is replaced only with ``force``, and never when it is one of the inputs."""
     from trainforge.config import load_config
-    from trainforge.models import build_model
+    from trainforge.models import build_model, parameter_count
 
     if epoch < 0 or step < 0:
         raise UsageError(f"--epoch and --step count what is done: 0 or more, got {epoch}, {step}")
@@ -139,7 +139,7 @@ def assemble(
     summary = {
         "path": str(target),
         "architecture": cfg.model.architecture,
-        "parameters": sum(p.numel() for p in network.parameters()),
+        "parameters": parameter_count(network),
         "optimizer": str(optimizer) if optimizer else None,
         "epoch": epoch,
         "global_step": step,
@@ -208,6 +208,7 @@ def _full_state(
     model_file: Path,
     optimizer_file: str | Path | None,
 ) -> dict[str, Any]:
+    from trainforge.models import parameter_count
     from trainforge.train.seeding import capture_rng_state
     from trainforge.train.trackers import BestTracker, EarlyStopping, TopK
 
@@ -215,6 +216,7 @@ def _full_state(
     monitors = ck.monitors
     return {
         "model": network.state_dict(),
+        "parameters": parameter_count(network),
         "optimizer": optimizer,
         "scheduler": {"factor": 1.0, "plateau_best": None, "plateau_wait": 0},
         "scaler": {},

@@ -80,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
     for name in ("val_accuracy", "val_loss", "val_mse"):
         if name in result.final_metrics:
             print(f"final {name}: {result.final_metrics[name]:.4f}")
+    for note in result.notes:
+        print(f"note: {note}")
     if result.best_value is not None:
-        print(f"best {result.best_metric}: {result.best_value:.4f} ({result.best_checkpoint})")
+        where = result.best_checkpoint or "no best checkpoint file"
+        print(f"best {result.best_metric}: {result.best_value:.4f} ({where})")
     return result.exit_code
 
 

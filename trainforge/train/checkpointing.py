@@ -72,6 +72,7 @@ def _process_alive(pid: int) -> bool:
 
 
 def build_state(t: Trainer) -> dict[str, Any]:
+    from trainforge.models import parameter_count
     from trainforge.train.distributed import unwrap
     from trainforge.train.seeding import capture_rng_state
 
@@ -99,6 +100,7 @@ def build_state(t: Trainer) -> dict[str, Any]:
             "top_k": t.top_k.state_dict(),
         },
         "metrics": dict(t.metrics),
+        "parameters": parameter_count(model),
         # The resolved loss weights (class_weights: auto depends on the training split's class
         # counts), so evaluation reports the same loss as validation.
         "loss": {"class_weights": _class_weights_of(t.loss_fn)},

@@ -97,6 +97,8 @@ class RunSession:
         from trainforge.train.seeding import configure_determinism, seed_everything
 
         cfg = self.cfg
+        if fast_dev_run:  # one short epoch, as the README promises: a config check in seconds
+            cfg.training.epochs = min(cfg.training.epochs, 1)
         seed = cfg.reproducibility.seed
         device = resolve_device(device_flag or cfg.training.device)
         notices = configure_determinism(
@@ -220,6 +222,9 @@ class RunSession:
             duration_s=ended - self.started,
             exit_code=exit_code,
         )
+        result.notes = self._resume_notes(trainer, result)
+        for note in result.notes:
+            self.loggers.text.info(note)
         self.folder.update_metadata(
             status=status,
             stop_reason=reason,
@@ -252,6 +257,32 @@ class RunSession:
             f"{trainer.global_step} steps, {result.duration_s:.1f} s; {summary}"
         )
         return result
+
+    def _resume_notes(self, trainer: Trainer, result: RunResult) -> list[str]:
+        """After a resume: say when nothing was left to train, and where the best model is
+        when it was not beaten in this folder (it stays in the resumed run's folder)."""
+        if self.ckpt is None or self.ckpt_path is None:
+            return []
+        notes = []
+        done = int(self.ckpt["trainer"]["global_step"])
+        if trainer.global_step == done and result.stop_reason == "epochs_done":
+            notes.append(
+                f"nothing to train: the checkpoint had already completed {trainer.epoch} epoch(s) "
+                f"of training.epochs {self.cfg.training.epochs}; raise it "
+                f"(--set training.epochs=N) to continue"
+            )
+        if "best" not in result.checkpoints and result.best_value is not None:
+            earlier = _earlier_best(self.ckpt_path.parent, result.best_metric, result.best_value)
+            if earlier is not None:
+                result.checkpoints["best"] = earlier
+                where = f"still {earlier}"
+            else:
+                where = "not in any checkpoint file"
+            notes.append(
+                f"best {result.best_metric} {result.best_value:.4f} was not improved after the "
+                f"resume; the best model is {where}"
+            )
+        return notes
 
     def close(self) -> None:
         if self.loggers is not None:
@@ -322,7 +353,9 @@ class RunSession:
 
     def _log_start(self, trainer: Trainer, device: torch.device) -> None:
         spec = trainer.spec
-        params = sum(p.numel() for p in trainer.model.parameters())
+        from trainforge.models import parameter_count
+
+        params = parameter_count(trainer.model)
         event = "resume" if self.ckpt is not None else "start"
         train = trainer.data.train
         n_train = getattr(train, "total_samples", train.num_samples)
@@ -359,6 +392,21 @@ def class_path(model: nn.Module) -> str:
 def same_run(ckpt: dict[str, Any], ckpt_path: Path | None, out_dir: Path) -> bool:
     run_dir = ckpt.get("run_dir") or (str(ckpt_path.parent.parent) if ckpt_path else None)
     return run_dir is not None and Path(run_dir).resolve() == out_dir.resolve()
+
+
+def _earlier_best(folder: Path, metric: str, value: float) -> Path | None:
+    """The resumed run's best.pth, if it still holds the best value this run reports."""
+    from trainforge.ckpt.format import load_checkpoint
+    from trainforge.errors import CheckpointError
+
+    candidate = folder / "best.pth"
+    if not candidate.is_file():
+        return None
+    try:
+        metrics = load_checkpoint(candidate).get("metrics") or {}
+    except CheckpointError:
+        return None
+    return candidate.resolve() if metrics.get(metric) == value else None
 
 
 def _existing_checkpoints(folder: Path) -> dict[str, Path]:
