@@ -10,7 +10,7 @@ from torch import nn
 
 from trainforge.config import TrainConfig, validate
 from trainforge.config.trust import require_trust
-from trainforge.errors import ModelError
+from trainforge.errors import CheckpointError, ModelError
 
 
 class LoadedModel(nn.Module):
@@ -72,7 +72,12 @@ def load_model(
 
     state = load_checkpoint(checkpoint)
     config = validate(state["config"], TrainConfig, source=str(checkpoint))
-    spec = InputSpec.from_dict(state["input_spec"])
+    try:
+        spec = InputSpec.from_dict(state["input_spec"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(
+            f"{checkpoint}: {exc}; the file is damaged or was not written by trainforge"
+        ) from None
     if model is not None:
         network = model
     elif config.model.architecture.startswith("object:"):
@@ -85,7 +90,7 @@ def load_model(
         network = build_model(config.model.model_copy(update={"pretrained": False}), spec)
     try:
         network.load_state_dict(state["model"])
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelError(f"{checkpoint}: the weights do not fit the model ({first})") from None
     weights = (state.get("loss") or {}).get("class_weights")

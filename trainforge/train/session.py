@@ -168,7 +168,7 @@ class RunSession:
             dist=self.dist,
         )
         if self.ckpt is not None:
-            trainer.load_state_dict(self.ckpt)
+            _restore(trainer, self.ckpt, self.ckpt_path)
             trainer.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
             _warn_if_not_exact(self.ckpt, self.loggers, self.dist.world_size)
             checkpointing.remove_stale_temp_files(self.folder.checkpoint_dir)
@@ -392,6 +392,26 @@ def class_path(model: nn.Module) -> str:
 def same_run(ckpt: dict[str, Any], ckpt_path: Path | None, out_dir: Path) -> bool:
     run_dir = ckpt.get("run_dir") or (str(ckpt_path.parent.parent) if ckpt_path else None)
     return run_dir is not None and Path(run_dir).resolve() == out_dir.resolve()
+
+
+def _restore(trainer: Trainer, state: dict[str, Any], path: Path | None) -> None:
+    """``trainer.load_state_dict``, with a checkpoint that does not fit named in one line (a
+    file can be intact and still hold other weights, or a forged training state)."""
+    from trainforge.errors import CheckpointError
+
+    try:
+        trainer.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = f"{type(exc).__name__}: {text[:200]}"
+        fits = "state_dict" not in text  # torch's "Error(s) in loading state_dict for ..."
+        what = (
+            "its training state cannot be restored" if fits else "its weights do not fit the model"
+        )
+        raise CheckpointError(
+            f"--resume {path}: {what} ({detail}); resume with the config the checkpoint was "
+            "written with, or start a new run with pretrained: <checkpoint>"
+        ) from None
 
 
 def _earlier_best(folder: Path, metric: str, value: float) -> Path | None:
