@@ -69,7 +69,7 @@ MAX_SAMPLE_VALUES = 2**26
 def spec_problem(d: dict[str, Any]) -> str | None:
     """What is wrong with a spec read from a file (a checkpoint is data: it may be forged),
     or None. Checks what the loader relies on, before anything is allocated from it."""
-    shape = d.get("shape")
+    shape: Any = d.get("shape")
     if d.get("kind") not in ("image", "tabular") or d.get("task") not in (
         "classification",
         "regression",
