@@ -44,3 +44,17 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def describe_missing(path: Path) -> str:
+    """'PATH does not exist', or why a path that is there cannot be followed."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            return f"{path} is a symbolic link that loops back on itself"
+        except OSError:
+            return f"{path} is a symbolic link to {os.readlink(path)}, which does not exist"
+    if path.is_dir():
+        return f"{path} is a folder, not a file"
+    return f"{path} does not exist" if not path.exists() else f"{path} is not a regular file"

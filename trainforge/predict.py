@@ -37,6 +37,11 @@ def forward_batches(model: nn.Module, raw: torch.Tensor, batch_size: int) -> tor
 def sample_ids(path: str, spec: InputSpec, count: int) -> list[str] | list[int]:
     """Image files by their path relative to the folder; rows of a table by their index."""
     root = Path(path)
+    if not path.startswith("builtin:") and root.is_file() and count == 1:
+        from trainforge.data.images import IMAGE_EXTENSIONS
+
+        if root.suffix.lower() in IMAGE_EXTENSIONS:
+            return [root.name]
     if not path.startswith("builtin:") and root.is_dir():
         from trainforge.data.images import list_any_folder
 

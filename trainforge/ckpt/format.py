@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from trainforge._fileio import fsync_folder
+from trainforge._fileio import describe_missing, fsync_folder
 from trainforge.ckpt._canonical import (
     UnsupportedValueError,
     check_state,
@@ -242,7 +242,7 @@ def _looks_like_text(source: Path) -> bool:
 
 def _load_weights_only(source: Path, map_location: torch.serialization.MAP_LOCATION) -> Any:
     if not source.exists():
-        raise CheckpointError(f"checkpoint {source} does not exist")
+        raise CheckpointError(f"checkpoint {describe_missing(source)}")
     if source.is_dir():
         raise CheckpointError(f"{source} is a folder, not a checkpoint file")
     try:

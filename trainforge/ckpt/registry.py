@@ -27,7 +27,7 @@ from trainforge.ckpt.version_folder import (
     rewrite_card,
     write_folder,
 )
-from trainforge.errors import CheckpointError, UsageError
+from trainforge.errors import CheckpointError, UsageError, shown
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 LATEST = "latest"
@@ -36,7 +36,7 @@ LATEST = "latest"
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         raise UsageError(
-            f"--name {_shown(name)} is not a valid model name; use at most 100 letters, digits, "
+            f"--name {shown(name)} is not a valid model name; use at most 100 letters, digits, "
             "'.', '_' and '-', starting with a letter or digit (e.g. digits or digits-cnn)"
         )
     return name
@@ -45,16 +45,10 @@ def check_name(name: str) -> str:
 def check_alias(alias: str) -> str:
     if not _NAME.fullmatch(alias) or semver.is_version(alias) or alias == LATEST:
         raise UsageError(
-            f"--alias {_shown(alias)} cannot be used: an alias is a word such as production or "
+            f"--alias {shown(alias)} cannot be used: an alias is a word such as production or "
             f"staging, not a version number nor '{LATEST}'"
         )
     return alias
-
-
-def _shown(text: str, limit: int = 60) -> str:
-    """A name as one printable line: quotes, escapes for newlines, cut when long."""
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
 
 
 class Registry:

@@ -42,9 +42,12 @@ def require_file(checkpoint: str, data: str | None) -> None:
     """The checks that need no torch: the checkpoint and the data path exist."""
     from pathlib import Path
 
+    from trainforge._fileio import describe_missing
     from trainforge.errors import CheckpointError, DataError
 
     if not Path(checkpoint).exists():
-        raise CheckpointError(f"checkpoint {checkpoint} does not exist")
+        raise CheckpointError(f"checkpoint {describe_missing(Path(checkpoint))}")
     if data is not None and not data.startswith("builtin:") and not Path(data).exists():
-        raise DataError(f"{data} does not exist; give a CSV file, an image folder or builtin:NAME")
+        raise DataError(
+            f"{describe_missing(Path(data))}; give a CSV file, an image folder or builtin:NAME"
+        )

@@ -6,15 +6,39 @@ This module must not import torch, so that config errors are reported instantly.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from trainforge.config.metrics import Mode, metric_direction
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1 for an int field; "epochs: true" is a mistake, not 1 epoch.
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if not _accepts_bool(annotation):
+                raise ValueError("expected a number, not true/false")
+        return value
+
+
+def _accepts_bool(annotation: Any) -> bool:
+    """Whether a field's type lets true/false through as such (bool, or Any)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_accepts_bool(arg) for arg in get_args(annotation))
 
 
 class ModelConfig(Section):
@@ -282,7 +306,12 @@ class LoggingConfig(Section):
 
 
 class ReproducibilityConfig(Section):
-    seed: int = Field(42, description="Seeds python, numpy, torch, CUDA and data workers.")
+    seed: int = Field(
+        42,
+        ge=0,
+        le=2**32 - 1,
+        description="Seeds python, numpy, torch, CUDA and data workers (0 to 2**32-1).",
+    )
     deterministic: bool | Literal["strict"] = Field(
         False,
         description=(
