@@ -26,6 +26,8 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
     """Read a YAML mapping and remember the line of every key (for error messages)."""
     path = Path(path)
     if not path.is_file():
+        if not (path.exists() or path.is_symlink()):
+            raise ConfigError(f"config file not found: {path} (check the --config path)")
         raise ConfigError(f"config file {describe_missing(path)} (check the --config path)")
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
