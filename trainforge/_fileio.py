@@ -87,3 +87,17 @@ def file_lock(path: Path, *, blocking: bool = True) -> FileLock:
     return FileLock(
         path, blocking=blocking, thread_local=False, is_singleton=False, preserve_lock_file=True
     )
+
+
+def describe_missing(path: Path) -> str:
+    """'PATH does not exist', or why a path that is there cannot be followed."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            return f"{path} is a symbolic link that loops back on itself"
+        except OSError:
+            return f"{path} is a symbolic link to {os.readlink(path)}, which does not exist"
+    if path.is_dir():
+        return f"{path} is a folder, not a file"
+    return f"{path} does not exist" if not path.exists() else f"{path} is not a regular file"

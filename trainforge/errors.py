@@ -6,6 +6,8 @@ without a traceback and exits with the class's ``exit_code``.
 
 from __future__ import annotations
 
+import contextlib
+
 
 class TrainforgeError(Exception):
     """Base class: a problem the user can fix (bad config, flag, data or file)."""
@@ -43,3 +45,16 @@ class ExportError(TrainforgeError):
 
 class UsageError(TrainforgeError):
     """Command-line flags are invalid or contradict each other."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as it belongs in a one-line message: numpy and torch scalars as plain numbers
+    (``inf``, not ``np.float64(inf)``), text quoted with its line breaks escaped, long values
+    cut."""
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, (str, bytes)):
+        with contextlib.suppress(TypeError, ValueError):  # several values: keep them whole
+            value = item()
+    text = repr(value) if isinstance(value, str) else str(value)
+    text = " ".join(text.split()) if "\n" in text else text
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.nn import functional as F
 
+from trainforge._outputs import PNG_SOFTWARE
 from trainforge.errors import DataError, UsageError
 from trainforge.inference import load_model
 from trainforge.predict import check_batch_size, forward_batches
@@ -28,6 +29,7 @@ def evaluate_checkpoint(
     batch_size: int = 256,
     *,
     model: nn.Module | None = None,
+    trust_model_code: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on ``data`` (default: its config's ``data.test_path``).
 
@@ -41,7 +43,7 @@ def evaluate_checkpoint(
     from trainforge.data import load_raw_inputs
 
     check_batch_size(batch_size)
-    loaded = load_model(checkpoint, model=model)
+    loaded = load_model(checkpoint, model=model, trust_model_code=trust_model_code)
     spec, config = loaded.spec, loaded.config
     source = str(data) if data is not None else config.data.test_path
     if source is None:
@@ -147,5 +149,5 @@ def plot_confusion_matrix(
     figure.tight_layout()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(target, dpi=120)
+    figure.savefig(target, dpi=120, metadata={"Software": PNG_SOFTWARE})
     return target

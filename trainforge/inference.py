@@ -10,7 +10,8 @@ from torch import nn
 
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, validate
-from trainforge.errors import ModelError
+from trainforge.config.trust import require_trust
+from trainforge.errors import CheckpointError, ModelError
 from trainforge.models import build_model
 
 
@@ -54,19 +55,31 @@ class LoadedModel(nn.Module):
 
 
 def load_model(
-    checkpoint: str | Path, *, device: str | torch.device = "cpu", model: nn.Module | None = None
+    checkpoint: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    model: nn.Module | None = None,
+    trust_model_code: bool = False,
 ) -> LoadedModel:
     """Rebuild the model of a trainforge checkpoint (weights-only load) in eval mode.
 
     ``model`` is an untrained instance of the network, for models that were passed to ``fit``
-    as objects and cannot be rebuilt from the config.
+    as objects and cannot be rebuilt from the config. A checkpoint whose config names a user's
+    class (``package.module:Class``) is refused unless ``trust_model_code`` (or ``model``) is
+    given: importing that module runs its code (see ``trainforge.config.trust``).
     """
-    loaded = model_from_state(load_checkpoint(checkpoint), checkpoint, model=model)
+    loaded = model_from_state(
+        load_checkpoint(checkpoint), checkpoint, model=model, trust_model_code=trust_model_code
+    )
     return loaded.to(device).eval()
 
 
 def model_from_state(
-    state: dict[str, Any], checkpoint: str | Path, *, model: nn.Module | None = None
+    state: dict[str, Any],
+    checkpoint: str | Path,
+    *,
+    model: nn.Module | None = None,
+    trust_model_code: bool = False,
 ) -> LoadedModel:
     """``load_model`` for a checkpoint already loaded (``checkpoint`` names it in errors);
     on the CPU, in eval mode."""
@@ -75,7 +88,12 @@ def model_from_state(
     from trainforge.data import InputSpec, build_preprocess
 
     config = validate(state["config"], TrainConfig, source=str(checkpoint))
-    spec = InputSpec.from_dict(state["input_spec"])
+    try:
+        spec = InputSpec.from_dict(state["input_spec"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(
+            f"{checkpoint}: {exc}; the file is damaged or was not written by trainforge"
+        ) from None
     if model is not None:
         network = model
     elif config.model.architecture.startswith("object:"):
@@ -84,10 +102,11 @@ def model_from_state(
             "object that cannot be imported again; pass it: load_model(path, model=MyNet())"
         )
     else:
+        require_trust(config, f"checkpoint {checkpoint}", trust_model_code)
         network = build_model(config.model.model_copy(update={"pretrained": False}), spec)
     try:
         network.load_state_dict(state["model"])
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelError(f"{checkpoint}: the weights do not fit the model ({first})") from None
     weights = (state.get("loss") or {}).get("class_weights")

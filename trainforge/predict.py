@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from trainforge._fileio import atomic_write
+from trainforge._outputs import guard_output, is_predictions_csv
 from trainforge.errors import UsageError
 from trainforge.inference import load_model
 
@@ -37,6 +38,11 @@ def forward_batches(model: nn.Module, raw: torch.Tensor, batch_size: int) -> tor
 def sample_ids(path: str, spec: InputSpec, count: int) -> list[str] | list[int]:
     """Image files by their path relative to the folder; rows of a table by their index."""
     root = Path(path)
+    if not path.startswith("builtin:") and root.is_file() and count == 1:
+        from trainforge.data.images import IMAGE_EXTENSIONS
+
+        if root.suffix.lower() in IMAGE_EXTENSIONS:
+            return [root.name]
     if not path.startswith("builtin:") and root.is_dir():
         # Here, not at the top: trainforge.data imports scikit-learn and pandas (~1.5 s), and
         # the registry imports this module (through evaluate) for every checkpoint command.
@@ -76,23 +82,27 @@ def predict_file(
     batch_size: int = 256,
     *,
     model: nn.Module | None = None,
+    trust_model_code: bool = False,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Write predictions for every row or image of ``input_path`` to the CSV ``output``.
 
     The inputs go through the checkpoint's training preprocessing (``load_model``); returns
-    ``{"rows", "output", "columns", "task"}``.
+    ``{"rows", "output", "columns", "task"}``. ``output`` may not be the checkpoint, the
+    input or any other checkpoint; an existing file that is not an earlier predictions table
+    is replaced only with ``force``.
     """
     from trainforge.data import load_raw_inputs  # lazy: see sample_ids
 
     check_batch_size(batch_size)
-    loaded = load_model(checkpoint, model=model)
+    target = guard_output(
+        output, inputs=[checkpoint, input_path], own=is_predictions_csv, force=force
+    )
+    loaded = load_model(checkpoint, model=model, trust_model_code=trust_model_code)
     source = str(input_path)
     raw, _ = load_raw_inputs(source, loaded.spec)
     outputs = forward_batches(loaded, raw, batch_size)
     frame = predictions_table(outputs, loaded.spec, sample_ids(source, loaded.spec, len(raw)))
-    target = Path(output)
-    if target.is_dir():
-        raise UsageError(f"--output {target} is a folder; give a file name such as preds.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, lambda temp: frame.to_csv(temp, index=False, float_format="%.8g"))
     return {

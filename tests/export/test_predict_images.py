@@ -85,3 +85,25 @@ def test_flat_folder_uses_file_names_as_ids(trained: tuple[Path, Path], tmp_path
     assert torch.allclose(
         torch.tensor(frame.iloc[1, 3:].to_numpy(dtype=float)), owl.double(), atol=1e-6
     )
+
+
+def test_a_single_image_file_is_read_as_an_image(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoint, images = trained
+    output = tmp_path / "one.csv"
+    args = ["--checkpoint", str(checkpoint), "--input", str(images / "owl" / "003.png")]
+    assert main(["predict", *args, "--output", str(output)]) == 0
+    frame = pd.read_csv(output)
+    assert frame["id"].tolist() == ["003.png"] and len(frame) == 1
+    model = trainforge.load_model(checkpoint)
+    raw, labels = load_raw_inputs(str(images / "owl" / "003.png"), model.spec)
+    assert raw.shape == (1, 3, 12, 12) and labels is None
+    probs = frame[["prob_cat", "prob_dog", "prob_owl"]].to_numpy()
+    assert abs(probs - model.predict_proba(raw).numpy()).max() < 1e-6
+    # evaluate needs labels: one line, no traceback
+    code = main(
+        ["evaluate", "--checkpoint", str(checkpoint), "--data", str(images / "cat" / "000.png")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "has no labels to evaluate against" in err and "Traceback" not in err

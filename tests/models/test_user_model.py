@@ -47,6 +47,9 @@ def make_model(num_classes):
 
 def not_a_model():
     return 42
+
+
+torch = torch
 """
 
 
@@ -83,10 +86,27 @@ def test_class_whose_output_does_not_fit_the_data_is_an_error(make_spec, user_mo
         build_model(cfg, make_spec(num_classes=3))
 
 
-def test_factory_function_and_regression(make_spec, user_module):
+def test_regression_model_class(make_spec, user_module):
     spec = make_spec(kind="tabular", shape=[7], task="regression", num_classes=None)
-    model = build_model(ModelConfig(architecture=f"{user_module}:make_model"), spec)
+    model = build_model(ModelConfig(architecture=f"{user_module}:WithClasses"), spec)
     assert model(torch.randn(3, 7)).shape == (3, 1)
+
+
+@pytest.mark.parametrize("name", ["make_model", "not_a_model", "torch"])
+def test_anything_but_a_module_class_is_refused_without_being_called(make_spec, user_module, name):
+    # make_model would build a fine model, but a config may only name a class: a function
+    # path could as well be os:system. "torch" is a module attribute that is not callable.
+    with pytest.raises(ModelError, match=r"not a torch nn.Module subclass"):
+        build_model(ModelConfig(architecture=f"{user_module}:{name}"), make_spec())
+
+
+@pytest.mark.parametrize("target", ["os:system", "subprocess:Popen", "builtins:exec"])
+def test_callables_outside_torch_are_refused_uncalled(make_spec, target, tmp_path):
+    marker = tmp_path / "ran"
+    cfg = ModelConfig(architecture=target, kwargs={"args": f"touch {marker}"})
+    with pytest.raises(ModelError, match=r"is a .*not a torch nn.Module subclass"):
+        build_model(cfg, make_spec())
+    assert not marker.exists()
 
 
 def test_missing_module_names_it_and_the_fix(make_spec):
@@ -108,11 +128,6 @@ def test_constructor_type_error_is_reported(make_spec, user_module):
 def test_error_inside_user_code_is_reported(make_spec, user_module):
     with pytest.raises(ModelError, match=r"RuntimeError: boom in user code"):
         build_model(ModelConfig(architecture=f"{user_module}:Broken"), make_spec())
-
-
-def test_factory_must_return_a_module(make_spec, user_module):
-    with pytest.raises(ModelError, match=r"returned int, not a torch nn.Module"):
-        build_model(ModelConfig(architecture=f"{user_module}:not_a_model"), make_spec())
 
 
 def test_kwargs_contradicting_the_data_are_an_error(make_spec, user_module):

@@ -126,17 +126,16 @@ def test_a_malicious_pickle_is_refused_and_never_runs(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 160 KiB tmpfs: room for one checkpoint, not for its replacement beside it."""
-    with small_tmpfs(tmp_path / "disk", "160k") as mount_point:
+    """A real 160 KiB tmpfs as the run's checkpoint folder (run/ckpts): room for one
+    checkpoint, not for its replacement beside it."""
+    with small_tmpfs(tmp_path / "run" / "ckpts", "160k") as mount_point:
         yield mount_point
 
 
 def test_a_full_disk_fails_clearly_and_keeps_the_previous_checkpoint(
     small_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = config(
-        checkpointing={"save_dir": str(small_disk), "save_best": False, "save_every_n_steps": 5}
-    )
+    cfg = config(checkpointing={"save_dir": "ckpts", "save_best": False, "save_every_n_steps": 5})
     path = write_config(tmp_path / "digits.yaml", cfg)
     run = tmp_path / "run"
     code = main(["train", "--config", str(path), "--output", str(run)])

@@ -18,10 +18,10 @@ from trainforge.train.run_folder import RunFolder
 from trainforge.train.system import command_line, git_info, package_versions, system_info
 
 
-def test_creates_the_layout_and_relative_or_absolute_dirs(tmp_path: Path) -> None:
-    elsewhere = tmp_path / "elsewhere_ckpts"
-    with RunFolder(tmp_path / "run", checkpoint_dir=str(elsewhere), log_dir="my_logs") as run:
-        assert run.checkpoint_dir == elsewhere and elsewhere.is_dir()
+def test_creates_the_layout_with_nested_dirs(tmp_path: Path) -> None:
+    nested = tmp_path / "run" / "ckpts" / "deep"
+    with RunFolder(tmp_path / "run", checkpoint_dir="ckpts/deep", log_dir="my_logs") as run:
+        assert run.checkpoint_dir == nested and nested.is_dir()
         assert run.log_dir == tmp_path / "run" / "my_logs" and run.log_dir.is_dir()
         assert run.lock_path.is_file() and run.locked
         run.write_config("model:\n  architecture: mlp\n")

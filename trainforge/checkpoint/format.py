@@ -18,12 +18,13 @@ import os
 import pickle
 import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from trainforge._fileio import atomic_write
+from trainforge._fileio import atomic_write, describe_missing
 from trainforge.checkpoint._canonical import (
     UnsupportedValueError,
     check_state,
@@ -227,9 +228,28 @@ def _looks_like_text(source: Path) -> bool:
     return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
 
 
+def archive_problem(source: Path, size: int) -> str | None:
+    """Why the zip's entries cannot be read within the file's own size, or None.
+
+    ``torch.save`` stores entries uncompressed, so together they never exceed the file. A
+    crafted archive can declare a small compressed entry that inflates to gigabytes, which
+    torch would read into memory before the checksum could fail: refuse it from the zip's
+    directory, before any entry is read.
+    """
+    try:
+        with zipfile.ZipFile(source) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None  # not a zip (a legacy pickle, or damage): torch.load classifies it
+    declared = sum(entry.file_size for entry in entries)
+    if declared > size:
+        return f"its zip entries would inflate to {declared:,} bytes from a file of {size:,}"
+    return None
+
+
 def _load_weights_only(source: Path, map_location: torch.serialization.MAP_LOCATION) -> Any:
     if not source.exists():
-        raise CheckpointError(f"checkpoint {source} does not exist")
+        raise CheckpointError(f"checkpoint {describe_missing(source)}")
     if source.is_dir():
         raise CheckpointError(f"{source} is a folder, not a checkpoint file")
     try:
@@ -243,6 +263,9 @@ def _load_weights_only(source: Path, map_location: torch.serialization.MAP_LOCAT
             f"{source} is a text file, not a checkpoint (a .pth file is a zip archive); pass "
             "a checkpoint such as run/checkpoints/last.pth"
         )
+    inflated = archive_problem(source, size)
+    if inflated:
+        raise _damaged(source, inflated)
     try:
         with warnings.catch_warnings():
             # A non-torch pickle makes torch warn about its protocol before failing; the

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainforge._outputs import guard_output
 from trainforge.checkpoint import (
     WRAPPER_PREFIXES,
     find_model_weights,
@@ -26,7 +27,7 @@ from trainforge.checkpoint import (
 )
 from trainforge.config import load_config
 from trainforge.errors import CheckpointError, DataError, UsageError
-from trainforge.models import build_model
+from trainforge.models import build_model, parameter_count
 from trainforge.train.optim import build_optimizer
 from trainforge.train.position import LoopPosition
 from trainforge.train.seeding import RNGState
@@ -110,8 +111,18 @@ def assemble(
     optimizer: str | Path | None = None,
     epoch: int = 0,
     step: int = 0,
+    force: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
-    """Write the checkpoint; returns its path and a summary for the user."""
+    """Write the checkpoint; returns its path and a summary for the user. An existing file
+    at the output is replaced only with ``force``, and never when it is one of the inputs."""
+    if epoch < 0 or step < 0:
+        raise UsageError(f"--epoch and --step count what is done: 0 or more, got {epoch}, {step}")
+    target = guard_output(
+        output_path(output),
+        inputs=[model, config, optimizer],
+        force=force,
+        checkpoint_ok=True,
+    )
     cfg = load_config(config)
     model_file = Path(model)
     weights = model_state_of(load_state_dict_file(model_file), model_file)
@@ -128,11 +139,11 @@ def assemble(
     network.load_state_dict(weights)
     optim_state = _optimizer_state(network, cfg, optimizer)
     state = _full_state(cfg, data, network, optim_state, epoch, step, model_file, optimizer)
-    target = save_checkpoint(state, output_path(output))
+    target = save_checkpoint(state, target)
     summary = {
         "path": str(target),
         "architecture": cfg.model.architecture,
-        "parameters": sum(p.numel() for p in network.parameters()),
+        "parameters": parameter_count(network),
         "optimizer": str(optimizer) if optimizer else None,
         "epoch": epoch,
         "global_step": step,
@@ -204,6 +215,7 @@ def _full_state(
     es, ck = cfg.early_stopping, cfg.checkpointing
     return {
         "model": network.state_dict(),
+        "parameters": parameter_count(network),
         "optimizer": optimizer,
         "scheduler": {"factor": 1.0, "plateau_best": None, "plateau_wait": 0},
         "scaler": {},

@@ -6,6 +6,8 @@ when something is added later (an export's verification figures).
 
 from __future__ import annotations
 
+import html
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,10 +131,10 @@ def _val(metrics: Mapping[str, float]) -> dict[str, float]:
 
 
 def render_card(c: CardInputs) -> str:
-    header = yaml.safe_dump(front_matter(c), sort_keys=False, allow_unicode=True).strip()
+    header = _yaml(front_matter(c), flow=False)
     sections = [
         f"---\n{header}\n---\n",
-        f"# {c.name} v{c.version}\n",
+        f"# {text(c.name)} v{text(c.version)}\n",
         _details(c),
         _intended_use(c),
         _training(c),
@@ -143,10 +145,48 @@ def render_card(c: CardInputs) -> str:
     return "\n".join(sections).rstrip() + "\n"
 
 
+def _yaml(data: Any, *, flow: bool) -> str:
+    """YAML that never wraps long values: a wrapped line would break the table or header.
+    Strings with newlines come out quoted with escapes, so no line can read as ``---``."""
+    return yaml.dump(
+        data,
+        Dumper=_OneLineDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=2**31 - 1,
+        default_flow_style=flow,
+    ).strip()
+
+
+class _OneLineDumper(yaml.SafeDumper):
+    """Strings holding line breaks are written double-quoted with ``\\n`` escapes."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if any(ch in value for ch in "\n\r\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_OneLineDumper.add_representer(str, _represent_str)
+
+
 def _table(rows: list[tuple[str, Any]], head: tuple[str, str] = ("", "")) -> str:
-    lines = [f"| {head[0]} | {head[1]} |", "|---|---|"]
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in rows]
+    lines = [f"| {text(head[0])} | {text(head[1])} |", "|---|---|"]
+    lines += [f"| {text(_fmt(k))} | {text(_fmt(v))} |" for k, v in rows]
     return "\n".join(lines) + "\n"
+
+
+def text(value: Any) -> str:
+    """Any value as inert card text for a table cell or a line of prose: HTML escaped (a
+    ``<script>`` shows as text), table pipes escaped, line breaks folded into spaces, so a
+    value from a config or a checkpoint can neither end its cell nor start a line of its own."""
+    escaped = html.escape(str(value), quote=False).replace("|", "\\|").replace("`", "&#96;")
+    return " ".join(escaped.split()) if escaped.strip() else escaped.strip()
+
+
+def _code(value: Any) -> str:
+    """``value`` as inline code, inert like ``text``."""
+    return f"`{text(value)}`"
 
 
 def _fmt(value: Any) -> str:
@@ -154,7 +194,7 @@ def _fmt(value: Any) -> str:
         return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
     if value is None:
         return "-"
-    return str(value).replace("|", "\\|")
+    return str(value)
 
 
 def _details(c: CardInputs) -> str:
@@ -176,15 +216,16 @@ def _details(c: CardInputs) -> str:
 
 def _intended_use(c: CardInputs) -> str:
     what = "classify" if c.spec.get("task") == "classification" else "predict a value for"
+    loadable = f"{c.registry}/{c.name}_v{c.version}/checkpoint.pth"
     return (
         "## Intended use\n\n"
-        f"Trained to {what} inputs like those of `{(c.config.get('data') or {}).get('train_path')}`."
+        f"Trained to {what} inputs like those of {_code((c.config.get('data') or {}).get('train_path'))}."
         " The checkpoint carries its preprocessing: give it inputs as they appear in the data "
         "files (raw pixel values, CSV feature columns).\n\n"
         "```python\nimport trainforge\n"
-        f'model = trainforge.load_model("{c.registry}/{c.name}_v{c.version}/checkpoint.pth")\n```\n'
-        f"Other trainforge runs can start from it with `model.pretrained: "
-        f"registry:{c.name}@{c.version}`.\n"
+        f"model = trainforge.load_model({json.dumps(loadable)})\n```\n"
+        f"Other trainforge runs can start from it with "
+        f"{_code(f'model.pretrained: registry:{c.name}@{c.version}')}.\n"
     )
 
 
@@ -228,7 +269,7 @@ def _evaluation(c: CardInputs) -> str:
         parts.append("Validation metrics at this checkpoint:\n\n" + _table(sorted(val.items())))
     if c.test:
         parts.append(
-            f"Test set `{c.test.get('data')}` ({c.test.get('samples')} samples):\n\n"
+            f"Test set {_code(c.test.get('data'))} ({text(c.test.get('samples'))} samples):\n\n"
             + _table(sorted((c.test.get("metrics") or {}).items()))
         )
     else:
@@ -257,7 +298,7 @@ def _lineage(c: CardInputs) -> str:
         ("resumed from", resumed.get("path") if isinstance(resumed, dict) else None),
         (
             "provenance",
-            yaml.safe_dump(provenance, default_flow_style=True).strip() if provenance else None,
+            _yaml(provenance, flow=True) if provenance else None,
         ),
     ]
     return "## Lineage\n\n" + _table(rows, ("link", "value"))

@@ -27,26 +27,28 @@ from trainforge.ckpt.version_folder import (
     rewrite_card,
     write_folder,
 )
-from trainforge.errors import CheckpointError, TrainforgeError, UsageError
+from trainforge.config import TrainConfig, validate
+from trainforge.config.trust import require_trust
+from trainforge.errors import CheckpointError, TrainforgeError, UsageError, shown
 from trainforge.evaluate import evaluate_checkpoint
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 LATEST = "latest"
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UsageError(
-            f"--name '{name}' is not a valid model name; use letters, digits, '.', '_' and '-' "
-            "(e.g. digits or digits-cnn)"
+            f"--name {shown(name)} is not a valid model name; use at most 100 letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit (e.g. digits or digits-cnn)"
         )
     return name
 
 
 def check_alias(alias: str) -> str:
-    if not _NAME.match(alias) or semver.is_version(alias) or alias == LATEST:
+    if not _NAME.fullmatch(alias) or semver.is_version(alias) or alias == LATEST:
         raise UsageError(
-            f"--alias '{alias}' cannot be used: an alias is a word such as production or "
+            f"--alias {shown(alias)} cannot be used: an alias is a word such as production or "
             f"staging, not a version number nor '{LATEST}'"
         )
     return alias
@@ -161,6 +163,7 @@ class Registry:
         aliases: Sequence[str] = (),
         exports: Sequence[Mapping[str, Any]] = (),
         evaluate: bool = True,
+        trust_model_code: bool = False,
     ) -> dict[str, Any]:
         """Add a version; returns its index entry plus ``name``, ``version``, ``folder``."""
         check_name(name)
@@ -173,7 +176,7 @@ class Registry:
         release = read_release(Path(checkpoint))
         # The slow part (the test set) runs before the lock, so others are not kept waiting.
         if evaluate:
-            _evaluate(release)
+            _evaluate(release, trust_model_code)
         with locked(self.root):
             self._index = read_index(self.root)
             duplicate = self._by_checksum(release.checksum)
@@ -301,13 +304,18 @@ def record_export(checkpoint: str | Path, report: Mapping[str, Any]) -> str | No
     return Registry(root).record_export(checkpoint, report)
 
 
-def _evaluate(release: Release) -> None:
+def _evaluate(release: Release, trust_model_code: bool) -> None:
     test_path = (release.config.get("data") or {}).get("test_path")
     if not test_path:
         return
 
+    config = validate(release.config, TrainConfig, source=str(release.source))
+    # Refused outright rather than noted: the user asked for an evaluation it would skip.
+    require_trust(config, str(release.source), trust_model_code, how="pass --no_evaluate")
     try:
-        result = evaluate_checkpoint(release.source, str(test_path))
+        result = evaluate_checkpoint(
+            release.source, str(test_path), trust_model_code=trust_model_code
+        )
     except TrainforgeError as exc:
         release.notes.append(f"test set not evaluated: {exc}")
         return

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from trainforge.errors import UsageError
 
-_PATTERN = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+_PATTERN = re.compile(r"v?(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})")
 BUMPS = ("major", "minor", "patch")
 FIRST = "1.0.0"
 
@@ -24,14 +24,14 @@ class Version(NamedTuple):
 
 def parse(text: str) -> Version:
     """'1.2.3' or 'v1.2.3' -> Version(1, 2, 3)."""
-    found = _PATTERN.match(text.strip())
+    found = _PATTERN.fullmatch(text.strip())
     if found is None:
         raise UsageError(f"'{text}' is not a version MAJOR.MINOR.PATCH (e.g. 1.2.0)")
     return Version(*(int(part) for part in found.groups()))
 
 
 def is_version(text: str) -> bool:
-    return _PATTERN.match(text.strip()) is not None
+    return _PATTERN.fullmatch(text.strip()) is not None
 
 
 def bump(version: Version, part: str) -> Version:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from trainforge._fileio import atomic_write_text, temp_path
@@ -58,13 +57,20 @@ def read_release(checkpoint: Path) -> Release:
         lineage=dict(state.get("lineage") or {}),
         epoch=trainer.get("epoch"),
         step=trainer.get("global_step"),
-        parameters=sum(
-            int(v.numel()) for v in state["model"].values() if isinstance(v, torch.Tensor)
-        ),
+        parameters=_parameters(state),
         run_dir=run_dir,
         run=_run_metadata(run_dir),
     )
     return release
+
+
+def _parameters(state: dict[str, Any]) -> int:
+    from trainforge.models import count_state_parameters
+
+    recorded = state.get("parameters")
+    if type(recorded) is int and recorded >= 0:
+        return recorded
+    return count_state_parameters(state["model"])
 
 
 def find_run_dir(checkpoint: Path, state: dict[str, Any]) -> Path | None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trainforge.cli.common import flag
+from trainforge.cli.common import flag, trust_flag
 from trainforge.errors import TrainforgeError, UsageError
 
 MODES = (
@@ -86,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         "--force",
         action="store_true",
-        help="--register: allow an already registered checkpoint",
+        help="--register: allow an already registered checkpoint; --save / --export: replace "
+        "an existing --output file",
     )
     flag(parser, "--export_report", action="append", default=[], metavar="JSON",
          help="--register: an export's sidecar .json to put in the model card (repeatable)")  # fmt: skip
@@ -96,6 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="--register: skip the test-set evaluation",
     )
+    trust_flag(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,6 +135,7 @@ def _save(args: argparse.Namespace) -> int:
         optimizer=args.optimizer,
         epoch=args.epoch,
         step=args.step,
+        force=args.force,
     )
     optimizer = "with optimizer state" if summary["optimizer"] else "without optimizer state"
     print(f"saved {path}")
@@ -241,7 +244,12 @@ def _export(args: argparse.Namespace) -> int:
 
     # export_checkpoint prints its own progress: what was written and the verification.
     report = export_checkpoint(
-        Path(args.checkpoint), args.fmt, Path(args.output), preprocessing=not args.no_preprocessing
+        Path(args.checkpoint),
+        args.fmt,
+        Path(args.output),
+        preprocessing=not args.no_preprocessing,
+        trust_model_code=args.trust_model_code,
+        force=args.force,
     )
     ref = record_export(args.checkpoint, report)
     if ref:
@@ -264,6 +272,7 @@ def _register(args: argparse.Namespace) -> int:
     result = _registry(args).register(
         args.checkpoint, args.name, bump=args.bump, version=args.version, force=args.force,
         aliases=args.alias, exports=reports, evaluate=not args.no_evaluate,
+        trust_model_code=args.trust_model_code,
     )  # fmt: skip
     print(f"registered {result['name']}@{result['version']} in {result['folder']}")
     if result.get("parent"):

@@ -43,6 +43,17 @@ def overrides_flag(parser: argparse.ArgumentParser, scope: str = "") -> Any:
     )
 
 
+def trust_flag(parser: argparse.ArgumentParser | Any) -> Any:
+    """``--trust_model_code``: import the model class a checkpoint's config names."""
+    return flag(
+        parser,
+        "--trust_model_code",
+        action="store_true",
+        help="import and run the model code (package.module:Class) that a checkpoint's "
+        "config names; only for checkpoints you trust",
+    )
+
+
 def fail(message: str, code: int = 2) -> int:
     print(f"trainforge: error: {message}", file=sys.stderr)
     return code

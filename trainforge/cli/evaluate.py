@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trainforge.cli.common import flag
+from trainforge._fileio import atomic_write_text
+from trainforge.cli.common import flag, trust_flag
 from trainforge.cli.predict import require_file
 
 
@@ -22,13 +23,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flag(parser, "--output", metavar="FILE", help="write all figures as JSON")
     flag(parser, "--plot", metavar="FILE", help="write the confusion matrix as a PNG")
     flag(parser, "--batch_size", type=int, default=256, metavar="N", help="rows per forward pass")
+    trust_flag(parser)
+    flag(parser, "--force", action="store_true", help="replace existing --output/--plot files")
 
 
 def run(args: argparse.Namespace) -> int:
     require_file(args.checkpoint, args.data)  # before torch loads: a typo fails in a blink
+    _guard_outputs(args)
     from trainforge.evaluate import evaluate_checkpoint, plot_confusion_matrix
 
-    result = evaluate_checkpoint(args.checkpoint, args.data, args.batch_size)
+    result = evaluate_checkpoint(
+        args.checkpoint, args.data, args.batch_size, trust_model_code=args.trust_model_code
+    )
     print(f"{args.checkpoint} on {result['data']} ({result['num_samples']} samples)")
     for notice in result["notices"]:
         print(f"note: {notice}")
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         target = Path(args.output)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(target, json.dumps(result, indent=2) + "\n")
         print(f"wrote {target}")
     if args.plot:
         if "confusion_matrix" not in result:
@@ -66,6 +72,17 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"wrote {path}")
     return 0
+
+
+def _guard_outputs(args: argparse.Namespace) -> None:
+    from trainforge._outputs import guard_output, is_evaluation_json, is_own_png
+
+    inputs = [args.checkpoint, args.data]
+    if args.output:
+        guard_output(args.output, inputs=inputs, own=is_evaluation_json, force=args.force)
+    if args.plot:
+        inputs.append(args.output)
+        guard_output(args.plot, flag="--plot", inputs=inputs, own=is_own_png, force=args.force)
 
 
 def _short(name: str, width: int = 12) -> str:

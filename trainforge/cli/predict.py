@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from trainforge.cli.common import flag
+from trainforge._fileio import describe_missing
+from trainforge.cli.common import flag, trust_flag
 from trainforge.errors import CheckpointError, DataError
 
 
@@ -19,13 +20,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     flag(parser, "--output", required=True, metavar="FILE", help="predictions CSV to write")
     flag(parser, "--batch_size", type=int, default=256, metavar="N", help="rows per forward pass")
+    trust_flag(parser)
+    flag(parser, "--force", action="store_true", help="replace an existing --output file")
 
 
 def run(args: argparse.Namespace) -> int:
     require_file(args.checkpoint, args.input)  # before torch loads: a typo fails in a blink
     from trainforge.predict import predict_file
 
-    summary = predict_file(args.checkpoint, args.input, args.output, args.batch_size)
+    summary = predict_file(
+        args.checkpoint,
+        args.input,
+        args.output,
+        args.batch_size,
+        trust_model_code=args.trust_model_code,
+        force=args.force,
+    )
     print(f"wrote {summary['rows']} predictions to {summary['output']}")
     return 0
 
@@ -35,6 +45,8 @@ def require_file(checkpoint: str, data: str | None) -> None:
     from pathlib import Path
 
     if not Path(checkpoint).exists():
-        raise CheckpointError(f"checkpoint {checkpoint} does not exist")
+        raise CheckpointError(f"checkpoint {describe_missing(Path(checkpoint))}")
     if data is not None and not data.startswith("builtin:") and not Path(data).exists():
-        raise DataError(f"{data} does not exist; give a CSV file, an image folder or builtin:NAME")
+        raise DataError(
+            f"{describe_missing(Path(data))}; give a CSV file, an image folder or builtin:NAME"
+        )

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from trainforge.cli.common import flag, overrides_flag
+from trainforge.cli.common import flag, overrides_flag, trust_flag
 from trainforge.cli.launch import launch
 from trainforge.errors import UsageError
 
@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run 3 training and 2 validation batches of one epoch to check a config",
     )
     flag(parser, "--overwrite", action="store_true", help="replace an existing run folder")
+    trust_flag(parser)
     flag(
         parser,
         "--distributed",
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         device=args.device,
         fast_dev_run=args.fast_dev_run,
+        trust_model_code=args.trust_model_code,
         argv=[Path(sys.argv[0]).name, *sys.argv[1:]],
     )
     if os.environ.get("RANK", "0") != "0":  # rank 0 speaks for a distributed run
@@ -77,8 +79,11 @@ def run(args: argparse.Namespace) -> int:
     for name in ("val_accuracy", "val_loss", "val_mse"):
         if name in result.final_metrics:
             print(f"final {name}: {result.final_metrics[name]:.4f}")
+    for note in result.notes:
+        print(f"note: {note}")
     if result.best_value is not None:
-        print(f"best {result.best_metric}: {result.best_value:.4f} ({result.best_checkpoint})")
+        where = result.best_checkpoint or "no best checkpoint file"
+        print(f"best {result.best_metric}: {result.best_value:.4f} ({where})")
     return result.exit_code
 
 

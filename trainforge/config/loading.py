@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from trainforge._fileio import describe_missing
 from trainforge.config.schema import TrainConfig
-from trainforge.errors import ConfigError
+from trainforge.errors import ConfigError, shown
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,7 +26,15 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
     """Read a YAML mapping and remember the line of every key (for error messages)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path} (check the --config path)")
+        if not (path.exists() or path.is_symlink()):
+            raise ConfigError(f"config file not found: {path} (check the --config path)")
+        raise ConfigError(f"config file {describe_missing(path)} (check the --config path)")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path} is {size:,} bytes, too large for a training config (at most "
+            f"{MAX_CONFIG_BYTES:,}); is it a data file? pass the YAML config"
+        )
     try:
         text = path.read_text(encoding="utf-8")
         data = yaml.safe_load(text)
@@ -51,8 +60,13 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], LineMap]:
         )
     lines: LineMap = {}
     if node is not None:
-        _collect_lines(node, (), lines)
+        _collect_lines(node, (), lines, path)
     return data, lines
+
+
+# A training config is a few kilobytes; reading (and YAML-parsing) a large file costs seconds
+# per megabyte before it could be refused for its content.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 # A training config has a few hundred values; nested YAML aliases can make a tiny file expand
@@ -75,12 +89,20 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     return size
 
 
-def _collect_lines(node: yaml.Node, prefix: tuple[str, ...], out: LineMap) -> None:
+def _collect_lines(node: yaml.Node, prefix: tuple[str, ...], out: LineMap, path: Path) -> None:
+    """Record each key's line; a key given twice in one mapping is an error (YAML would keep
+    the second silently, and the first is usually the one the user meant to edit)."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = (*prefix, str(key_node.value))
-            out[key] = key_node.start_mark.line + 1
-            _collect_lines(value_node, key, out)
+            line = key_node.start_mark.line + 1
+            if key in out:
+                raise ConfigError(
+                    f"{path}: {'.'.join(key)} is given twice (lines {out[key]} and {line}); "
+                    "keep one"
+                )
+            out[key] = line
+            _collect_lines(value_node, key, out, path)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -183,10 +205,7 @@ def _describe(err: Mapping[str, Any], schema: type[BaseModel], lines: LineMap) -
         msg = msg[len("Value error, ") :]
     if loc:
         value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "a mapping"
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        return f"{at}: {msg} (got {shown})"
+        return f"{at}: {msg} (got {'a mapping' if isinstance(value, dict) else shown(value)})"
     return msg
 
 

@@ -6,9 +6,16 @@ This module must not import torch, so that config errors are reported instantly.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from trainforge.config.metrics import Mode, metric_direction
 from trainforge.errors import ConfigError
@@ -16,6 +23,23 @@ from trainforge.errors import ConfigError
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1 for an int field; "epochs: true" is a mistake, not 1 epoch.
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if not _accepts_bool(annotation):
+                raise ValueError("expected a number, not true/false")
+        return value
+
+
+def _accepts_bool(annotation: Any) -> bool:
+    """Whether a field's type lets true/false through as such (bool, or Any)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_accepts_bool(arg) for arg in get_args(annotation))
 
 
 class ModelConfig(Section):
@@ -199,10 +223,30 @@ class EarlyStoppingConfig(Section):
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as improvement.")
 
 
+def inside_run_folder(value: str) -> str | None:
+    """Why ``value`` cannot be a folder inside the run folder, or None when it can."""
+    parts = value.replace("\\", "/").split("/")
+    if not value.strip() or value.strip() in (".", "./"):
+        return "must name a subfolder of the run folder, e.g. checkpoints"
+    if value.startswith(("/", "~")) or (len(value) > 1 and value[1] == ":"):
+        return "must be relative to the run folder, not an absolute path"
+    if ".." in parts:
+        return "must stay inside the run folder ('..' is not allowed)"
+    return None
+
+
+def _relative_folder(value: str) -> str:
+    problem = inside_run_folder(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class CheckpointingConfig(Section):
     save_dir: str = Field(
         "checkpoints", description="Checkpoint folder, relative to the run folder."
     )
+    _save_dir_inside = field_validator("save_dir")(_relative_folder)
     save_best: bool = Field(True, description="Write best.pth for the first monitored metric.")
     save_last: bool = Field(True, description="Write last.pth after every epoch.")
     save_every_n_epochs: int | None = Field(
@@ -251,6 +295,7 @@ class MlflowConfig(Section):
 
 class LoggingConfig(Section):
     log_dir: str = Field("logs", description="Log folder, relative to the run folder.")
+    _log_dir_inside = field_validator("log_dir")(_relative_folder)
     log_every_n_steps: int = Field(50, ge=1, description="Write a step record every N steps.")
     val_every_n_epochs: int = Field(1, ge=1, description="Validate every N epochs.")
     tensorboard: bool = Field(True, description="Write TensorBoard event files.")
@@ -262,7 +307,12 @@ class LoggingConfig(Section):
 
 
 class ReproducibilityConfig(Section):
-    seed: int = Field(42, description="Seeds python, numpy, torch, CUDA and data workers.")
+    seed: int = Field(
+        42,
+        ge=0,
+        le=2**32 - 1,
+        description="Seeds python, numpy, torch, CUDA and data workers (0 to 2**32-1).",
+    )
     deterministic: bool | Literal["strict"] = Field(
         False,
         description=(

@@ -68,6 +68,11 @@ def build_data(
     if not cfg.train_path:
         raise DataError("no training data: set data.train_path (or data.source)")
     kind = source_kind(cfg.train_path, "data.train_path")
+    if kind == "image_file":
+        raise DataError(
+            f"data.train_path: {cfg.train_path} is one image; give an image folder "
+            "<root>/<class>/*.png or a CSV file"
+        )
     if kind == "image_folder":
         return build_image_folder(ctx)
     return build_in_memory(ctx, kind)

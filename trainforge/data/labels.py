@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.data.spec import Task
-from trainforge.errors import DataError
+from trainforge.errors import DataError, shown
 
 DEFAULT_TARGET_COLUMNS = ("label", "target")
 
@@ -60,7 +60,7 @@ def regression_targets(values: pd.Series, where: str) -> np.ndarray:
     if bad.size:
         row = int(bad[0])
         raise DataError(
-            f"{where}: line {row + 2}, column '{values.name}': target {values.iloc[row]!r} is not "
+            f"{where}: line {row + 2}, column '{values.name}': target {shown(values.iloc[row])} is not "
             "a finite number; regression needs numeric targets (or set data.task: classification)"
         )
     return numbers.to_numpy(dtype=np.float32)

@@ -12,19 +12,26 @@ from typing import Literal
 import numpy as np
 import torch
 
+from trainforge._fileio import describe_missing
 from trainforge.data.builtin import NAMES, builtin_name, is_builtin, load_builtin
-from trainforge.data.images import list_any_folder, list_class_folder, read_images
+from trainforge.data.images import (
+    IMAGE_EXTENSIONS,
+    ImageList,
+    list_any_folder,
+    list_class_folder,
+    read_images,
+)
 from trainforge.data.labels import encode_labels, regression_targets
 from trainforge.data.spec import InputSpec
 from trainforge.data.tables import read_csv_like
 from trainforge.errors import DataError
 
-SourceKind = Literal["builtin", "csv", "image_folder"]
+SourceKind = Literal["builtin", "csv", "image_folder", "image_file"]
 EIGHT_BIT = 1.0 / 255.0
 
 
 def source_kind(path: str, where: str) -> SourceKind:
-    """builtin:NAME, a folder of images, or (any other file) a CSV file."""
+    """builtin:NAME, a folder of images, one image file, or (any other file) a CSV file."""
     if is_builtin(path):
         try:
             builtin_name(path)
@@ -33,10 +40,12 @@ def source_kind(path: str, where: str) -> SourceKind:
         return "builtin"
     if not Path(path).exists():
         raise DataError(
-            f"{where}: {path} does not exist; give a CSV file, an image folder or one of "
+            f"{where}: {describe_missing(Path(path))}; give a CSV file, an image folder or one of "
             + ", ".join(f"builtin:{n}" for n in NAMES)
         )
-    return "image_folder" if Path(path).is_dir() else "csv"
+    if Path(path).is_dir():
+        return "image_folder"
+    return "image_file" if Path(path).suffix.lower() in IMAGE_EXTENSIONS else "csv"
 
 
 def load_raw_inputs(path: str, spec: InputSpec) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -56,7 +65,19 @@ def read_raw(
     if kind == "builtin":
         return _builtin(path, spec, where)
     if kind == "image_folder":
-        return _image_folder(Path(path), spec, where, require_targets)
+        listing = (
+            list_class_folder(Path(path), where, spec.class_names)
+            if require_targets
+            else list_any_folder(Path(path), where, spec.class_names)
+        )
+        return _images(listing, spec, where)
+    if kind == "image_file":
+        if require_targets:
+            raise DataError(
+                f"{where}: one image has no label to evaluate against; give a folder "
+                "<root>/<class>/*.png"
+            )
+        return _images(ImageList([path], None, None), spec, where)
     return _csv(path, spec, where, require_targets)
 
 
@@ -95,20 +116,15 @@ def _csv(
     return inputs, torch.from_numpy(encode_labels(list(table.target), classes, where))
 
 
-def _image_folder(
-    root: Path, spec: InputSpec, where: str, require_targets: bool
+def _images(
+    listing: ImageList, spec: InputSpec, where: str
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     p = spec.preprocessing
     if spec.kind != "image" or p.get("pixel_scale") != EIGHT_BIT:
         raise DataError(
-            f"{where}: an image folder cannot feed this model (trained on {spec.source_format} "
+            f"{where}: images cannot feed this model (trained on {spec.source_format} "
             "data); give data in the training format"
         )
-    listing = (
-        list_class_folder(root, where, spec.class_names)
-        if require_targets
-        else list_any_folder(root, where, spec.class_names)
-    )
     mode = "L" if p["channels"] == 1 else "RGB"
     hw = (int(p["image_size"][0]), int(p["image_size"][1]))
     inputs = read_images(listing.paths, mode, hw).reshape(-1, *raw_shape(spec))

@@ -8,6 +8,7 @@ checkpoints are loaded with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -54,7 +55,70 @@ class InputSpec:
         )
         if missing:
             raise ValueError(f"input spec lacks {', '.join(missing)}")
+        problem = spec_problem(d)
+        if problem:
+            raise ValueError(f"input spec: {problem}")
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# One sample of more values than this is no input trainforge made (a 4096x4096 RGB image has
+# 50 million); a forged spec must not make the loader allocate without bound.
+MAX_SAMPLE_VALUES = 2**26
+
+
+def spec_problem(d: dict[str, Any]) -> str | None:
+    """What is wrong with a spec read from a file (a checkpoint is data: it may be forged),
+    or None. Checks what the loader relies on, before anything is allocated from it."""
+    shape: Any = d.get("shape")
+    if d.get("kind") not in ("image", "tabular") or d.get("task") not in (
+        "classification",
+        "regression",
+    ):
+        return f"kind {d.get('kind')!s:.20} / task {d.get('task')!s:.20} is not a known pair"
+    wanted = 3 if d["kind"] == "image" else 1
+    if not (_ints(shape, 1) and len(shape) == wanted):
+        return f"shape must be {wanted} positive whole number(s)"
+    if math.prod(shape) > MAX_SAMPLE_VALUES:
+        return f"one sample of {math.prod(shape):,} values is larger than any trainforge input"
+    classes = d.get("num_classes")
+    if classes is not None and not (_ints([classes], 1) and classes <= 1_000_000):
+        return "num_classes must be a positive whole number"
+    for key in ("class_names", "feature_names"):
+        value = d.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            return f"{key} must be a list of strings"
+    if d.get("source_format") not in SOURCE_FORMATS:
+        return "source_format is not one trainforge writes"
+    return _preprocessing_problem(d.get("preprocessing"), d["kind"], shape)
+
+
+def _preprocessing_problem(p: Any, kind: str, shape: list[int]) -> str | None:
+    if p is None or p == {}:
+        return None
+    if not isinstance(p, dict):
+        return "preprocessing must be a mapping"
+    width = shape[0]  # features of a row, or channels of an image
+    for key in ("mean", "std"):
+        values = p.get(key)
+        if not (
+            isinstance(values, list)
+            and len(values) == width
+            and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+        ):
+            return f"preprocessing {key} must be {width} finite numbers"
+    if kind == "image":
+        scale = p.get("pixel_scale")
+        if not isinstance(scale, (int, float)) or not math.isfinite(scale):
+            return "preprocessing pixel_scale must be a finite number"
+        if p.get("input_layout") not in ("flat", "nchw"):
+            return "preprocessing input_layout must be flat or nchw"
+    return None
+
+
+def _ints(values: Any, least: int) -> bool:
+    return isinstance(values, list) and all(type(v) is int and v >= least for v in values)
 
 
 def _plain(value: Any) -> Any:

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from trainforge.data.labels import pick_target_column
-from trainforge.errors import DataError
+from trainforge.errors import DataError, shown
 
 _PIXEL = re.compile(r"pixel(\d+)")
 
@@ -107,9 +107,9 @@ def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str], where: str) -> n
         if pd.isna(raw):
             problem = "missing value"
         elif np.isinf(values[row, col]):
-            problem = f"infinite value {raw!r}"
+            problem = f"infinite value {shown(raw)}"
         else:
-            problem = f"non-numeric value {raw!r}"
+            problem = f"non-numeric value {shown(raw)}"
         raise DataError(
             f"{where}: line {row + 2}, column '{columns[col]}': {problem}; "
             "features must be finite numbers: fix or remove that row"

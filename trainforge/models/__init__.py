@@ -9,7 +9,12 @@
 ``load_pretrained`` then applies ``model.pretrained`` and returns the parent's lineage info.
 """
 
-from trainforge.models._build import build_model, list_architectures
+from trainforge.models._build import (
+    build_model,
+    count_state_parameters,
+    list_architectures,
+    parameter_count,
+)
 from trainforge.models._pretrained import load_pretrained, resolve_pretrained_path
 from trainforge.models._simple import MLP, SimpleCNN
 from trainforge.models._spec import SpecLike
@@ -19,7 +24,9 @@ __all__ = [
     "SimpleCNN",
     "SpecLike",
     "build_model",
+    "count_state_parameters",
     "list_architectures",
     "load_pretrained",
+    "parameter_count",
     "resolve_pretrained_path",
 ]

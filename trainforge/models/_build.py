@@ -46,6 +46,24 @@ def build_model(cfg: ModelConfig, spec: SpecLike) -> nn.Module:
     return model
 
 
+def parameter_count(model: nn.Module) -> int:
+    """The one definition of a model's size that trainforge reports (log, checkpoint, card,
+    registry): values in its parameters, trainable or frozen. Buffers such as BatchNorm's
+    running statistics are state, not parameters, and are not counted."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_state_parameters(state: dict[str, object]) -> int:
+    """For checkpoints written before they recorded ``parameters``: the state dict's
+    values less BatchNorm's buffers (the only buffers trainforge's builders create)."""
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    return sum(
+        int(value.numel())
+        for key, value in state.items()
+        if isinstance(value, Tensor) and not key.endswith(buffers)
+    )
+
+
 def check_forward(model: nn.Module, spec: SpecLike, outputs: int, architecture: str) -> None:
     """Run two blank samples through the model, so that an input the architecture cannot
     take, or a wrong output width, fails here with a clear message instead of mid-training."""

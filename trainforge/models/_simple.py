@@ -7,6 +7,7 @@ only on the layer sizes: a checkpoint trained with dropout loads into a model wi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 from torch import Tensor, nn
 
@@ -128,14 +129,34 @@ def _positive_sizes(values: Sequence[int], key: str) -> list[int]:
     return list(values)
 
 
+# Far beyond what these builders are for (4 GB of float32 weights), and small enough that an
+# absurd size from a config or a forged checkpoint fails here instead of exhausting memory.
+MAX_PARAMETERS = 2**30
+
+
+def check_size(estimate: int, what: str) -> None:
+    """Refuse to allocate a model that would have more than ``MAX_PARAMETERS`` parameters."""
+    if estimate > MAX_PARAMETERS:
+        raise ModelError(
+            f"{what} would make a model of about {estimate:,} parameters, more than trainforge "
+            f"builds ({MAX_PARAMETERS:,}); choose smaller sizes"
+        )
+
+
 def build_simple_cnn(cfg: ModelConfig, spec: SpecLike, outputs: int) -> SimpleCNN:
     in_channels, height, width = image_shape(spec, "simple_cnn")
     channels = _positive_sizes(cfg.channels, "model.channels")
     if not channels:
         raise ModelError("model.channels is empty; give at least one block width, e.g. [32, 64]")
+    widths = [in_channels, channels[0], *channels]  # stem, then two 3x3 convs per block
+    estimate = sum(18 * a * b for a, b in pairwise(widths))
+    check_size(estimate + channels[-1] * outputs, f"model.channels {channels}")
     return SimpleCNN(in_channels, height, width, outputs, channels, cfg.dropout)
 
 
 def build_mlp(cfg: ModelConfig, spec: SpecLike, outputs: int) -> MLP:
     hidden = _positive_sizes(cfg.hidden_sizes, "model.hidden_sizes")
+    sizes = [flat_size(spec), *hidden, outputs]
+    estimate = sum(a * b + b for a, b in pairwise(sizes))
+    check_size(estimate, f"model.hidden_sizes {hidden} on inputs of {sizes[0]:,} values")
     return MLP(flat_size(spec), outputs, hidden, cfg.dropout, cfg.activation)

@@ -1,7 +1,9 @@
 """A user's own model, named in the config as ``architecture: "package.module:Class"``.
 
-The class (or any factory function returning an ``nn.Module``) is called with
-``model.kwargs``, plus these arguments when its signature names them explicitly:
+The path is resolved to a class and checked to be an ``nn.Module`` subclass before anything is
+called (``resolve_model_class``): a config can name a model, never an arbitrary callable such
+as ``os:system``. The class is then called with ``model.kwargs``, plus these arguments when
+its signature names them explicitly:
 
 - ``num_classes``: the output width (the class count, or 1 for regression);
 - ``in_channels``: the first dimension of one sample (image channels, or the number of
@@ -19,16 +21,15 @@ from typing import Any
 from torch import nn
 
 from trainforge.config import ModelConfig
+from trainforge.config.trust import is_import_path
 from trainforge.errors import ModelError
 from trainforge.models._spec import SpecLike, did_you_mean
 
-
-def is_import_path(architecture: str) -> bool:
-    return ":" in architecture
+__all__ = ["build_user_model", "is_import_path", "resolve_model_class"]
 
 
 def build_user_model(target: str, cfg: ModelConfig, spec: SpecLike, outputs: int) -> nn.Module:
-    factory = import_object(target)
+    factory = resolve_model_class(target)
     kwargs = {**cfg.kwargs, **_merge_injected(target, cfg.kwargs, spec, outputs, factory)}
     try:
         model = factory(**kwargs)
@@ -36,12 +37,25 @@ def build_user_model(target: str, cfg: ModelConfig, spec: SpecLike, outputs: int
         raise ModelError(
             f"{target}(**{kwargs}) failed: {type(exc).__name__}: {exc}; check model.kwargs"
         ) from exc
-    if not isinstance(model, nn.Module):
+    if not isinstance(model, nn.Module):  # a class overriding __new__ can still do this
         raise ModelError(f"{target} returned {type(model).__name__}, not a torch nn.Module")
     return model
 
 
-def import_object(target: str) -> Callable[..., Any]:
+def resolve_model_class(target: str) -> type[nn.Module]:
+    """The ``nn.Module`` subclass ``target`` names; anything else is refused, uncalled."""
+    obj = _import_object(target)
+    if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
+        kind = "a class" if isinstance(obj, type) else f"a {type(obj).__name__}"
+        raise ModelError(
+            f"model.architecture '{target}' is {kind}, not a torch nn.Module subclass; name "
+            "your model class as 'package.module:Class' (a factory function is not accepted: "
+            "wrap it in an nn.Module subclass)"
+        )
+    return obj
+
+
+def _import_object(target: str) -> object:
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
         raise ModelError(
@@ -70,8 +84,6 @@ def import_object(target: str) -> Callable[..., Any]:
                 f"module '{module_name}' has no attribute '{attr}'{did_you_mean(part, public)}"
             )
         obj = getattr(obj, part)
-    if not callable(obj):
-        raise ModelError(f"{target} is a {type(obj).__name__}, not a model class or function")
     return obj
 
 

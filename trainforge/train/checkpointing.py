@@ -89,10 +89,12 @@ def run_record(
     lineage: dict[str, Any],
     logs: dict[str, Any],
     run_dir: Path | None,
+    parameters: int,
 ) -> dict[str, Any]:
     """What a checkpoint says about its run besides the training state: the config, the input
     spec, lineage, log offsets, where and with what it was written. Read, never restored."""
     return {
+        "parameters": parameters,
         # The resolved loss weights (class_weights: auto depends on the training split's class
         # counts), so evaluation reports the same loss as validation.
         "loss": {"class_weights": _class_weights_of(loss_fn)},

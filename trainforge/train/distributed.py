@@ -199,6 +199,7 @@ class FollowerFolder:
         self.checkpoint_dir = self.root / checkpoint_dir
         self.log_dir = self.root / log_dir
         self.metadata: dict[str, Any] = {}
+        self.notices: list[str] = []
 
     def write_config(self, text: str) -> None:
         pass

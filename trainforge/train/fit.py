@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, load_config, validate
+from trainforge.config.trust import require_trust
 from trainforge.errors import ConfigError
 from trainforge.train import distributed
 from trainforge.train import resume as resuming
@@ -39,6 +40,7 @@ def fit(
     device: str | None = None,
     fast_dev_run: bool = False,
     argv: list[str] | None = None,
+    trust_model_code: bool = False,
 ) -> RunResult:
     """Train a model as the config says and return where everything went.
 
@@ -48,6 +50,10 @@ def fit(
     Inside a data-parallel worker (``WORLD_SIZE`` > 1 in the environment, as a launcher sets
     it) the run joins the process group, trains a DistributedDataParallel model on its shard
     of each epoch, and only rank 0 writes the run folder.
+
+    A resume without a config of the user's own takes the whole config from the checkpoint:
+    if that names code to import (a user's model class, a data source function) it is
+    refused unless ``trust_model_code`` (see ``trainforge.config.trust``).
     """
     dist = distributed.from_env()
     out_dir = Path(output) if output is not None else None
@@ -57,6 +63,15 @@ def fit(
     if ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path)
         cfg, changes = _resume_config(ckpt, config_or_path, overrides, seed, model)
+        if config_or_path is None and model is None:
+            # Every key came from the file: the user chose none of the code it names.
+            require_trust(
+                cfg,
+                f"--resume {ckpt_path}: its config",
+                trust_model_code,
+                data=True,
+                how="pass --config with the same settings",
+            )
         if out_dir is None:
             out_dir = Path(ckpt.get("run_dir") or ckpt_path.parent.parent)
     else:

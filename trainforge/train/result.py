@@ -58,6 +58,7 @@ class RunResult:
     checkpoints: dict[str, Path] = field(default_factory=dict)
     duration_s: float = 0.0
     exit_code: int = EXIT_OK
+    notes: list[str] = field(default_factory=list)  # what the user should know about the run
 
     @property
     def best_checkpoint(self) -> Path | None:

@@ -19,7 +19,9 @@ from typing import Any
 from filelock import FileLock
 
 from trainforge._fileio import LockBusy, atomic_write_text, file_lock
+from trainforge.config.schema import inside_run_folder
 from trainforge.errors import RunFolderError
+from trainforge.train import run_files
 from trainforge.train.system import installed_distributions
 
 CONFIG_FILE = "config.yaml"
@@ -71,9 +73,18 @@ class RunFolder:
         if overwrite and resume:
             raise RunFolderError("--overwrite and --resume contradict each other; pass only one")
         self.root = Path(root).expanduser().absolute()
-        # Absolute settings stay absolute: joining an absolute path replaces the root.
+        for key, value in (
+            ("checkpointing.save_dir", checkpoint_dir),
+            ("logging.log_dir", log_dir),
+        ):
+            problem = inside_run_folder(value)
+            if problem:
+                raise RunFolderError(f"{key} '{value}' {problem}")
+        self._checkpoint_setting = Path(checkpoint_dir).as_posix()
+        self._log_setting = Path(log_dir).as_posix()
         self.checkpoint_dir = self.root / checkpoint_dir
         self.log_dir = self.root / log_dir
+        self.notices: list[str] = []  # what preparing the folder did that the user should know
         self._lock: FileLock | None = None
         self._metadata: dict[str, Any] = {}
 
@@ -163,11 +174,12 @@ class RunFolder:
                     f"--overwrite refused: {self.root} does not look like a trainforge run folder "
                     f"(it holds {_listing(foreign)}); delete it yourself or choose another --output"
                 )
-            for p in entries:
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
+            kept = run_files.overwrite(self.root, self._checkpoint_setting, self._log_setting)
+            if kept:
+                self.notices.append(
+                    f"--overwrite deleted trainforge's files in {self.root} and kept "
+                    f"{len(kept)} it did not write: {_listing([p.as_posix() for p in kept])}"
+                )
             return
         if is_run:
             raise RunFolderError(

@@ -16,9 +16,10 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, dump_config
 from trainforge.data import build_data
-from trainforge.errors import ConfigError
+from trainforge.errors import CheckpointError, ConfigError
 from trainforge.logging import build_sinks
 from trainforge.models import build_model, load_pretrained
 from trainforge.train import checkpointing, distributed
@@ -127,6 +128,9 @@ class RunSession:
         fast_dev_run: bool,
     ) -> Trainer:
         cfg = self.cfg
+        if fast_dev_run:  # one short epoch, as the README promises: a config check in seconds
+            short = cfg.training.model_copy(update={"epochs": min(cfg.training.epochs, 1)})
+            cfg = self.cfg = cfg.model_copy(update={"training": short})
         seed = cfg.reproducibility.seed
         device = resolve_device(device_flag or cfg.training.device)
         notices = configure_determinism(
@@ -143,7 +147,7 @@ class RunSession:
             rank=self.dist.rank,
             world_size=self.dist.world_size,
         )
-        notices += list(data.notices)
+        notices += list(data.notices) + list(self.folder.notices)
         self.resolved = Resolved.of(cfg, data, model, device)
         cfg = self.cfg = self.resolved.apply(cfg)
         _check_monitored_metrics(cfg, data)
@@ -194,7 +198,7 @@ class RunSession:
             progress_bar=bar_enabled(cfg.logging.progress_bar, is_main=self.dist.is_main),
         )
         if self.ckpt is not None:
-            trainer.load_state_dict(self.ckpt)
+            _restore(trainer, self.ckpt, self.ckpt_path)
             trainer.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
             _warn_if_not_exact(self.ckpt, loggers, self.dist.world_size)
             checkpointing.remove_stale_temp_files(self.folder.checkpoint_dir)
@@ -250,6 +254,10 @@ class RunSession:
             duration_s=ended - self.started,
             exit_code=exit_code,
         )
+        result.notes = self._resume_notes(trainer, result)
+        for note in result.notes:
+            if self.loggers is not None:
+                self.loggers.text.info(note)
         self.folder.update_metadata(
             status=status,
             stop_reason=reason,
@@ -282,6 +290,32 @@ class RunSession:
             f"{trainer.global_step} steps, {result.duration_s:.1f} s; {summary}"
         )
         return result
+
+    def _resume_notes(self, trainer: Trainer, result: RunResult) -> list[str]:
+        """After a resume: say when nothing was left to train, and where the best model is
+        when it was not beaten in this folder (it stays in the resumed run's folder)."""
+        if self.ckpt is None or self.ckpt_path is None:
+            return []
+        notes = []
+        done = int(self.ckpt["trainer"]["global_step"])
+        if trainer.global_step == done and result.stop_reason == "epochs_done":
+            notes.append(
+                f"nothing to train: the checkpoint had already completed {trainer.epoch} epoch(s) "
+                f"of training.epochs {self.cfg.training.epochs}; raise it "
+                f"(--set training.epochs=N) to continue"
+            )
+        if "best" not in result.checkpoints and result.best_value is not None:
+            earlier = _earlier_best(self.ckpt_path.parent, result.best_metric, result.best_value)
+            if earlier is not None:
+                result.checkpoints["best"] = earlier
+                where = f"still {earlier}"
+            else:
+                where = "not in any checkpoint file"
+            notes.append(
+                f"best {result.best_metric} {result.best_value:.4f} was not improved after the "
+                f"resume; the best model is {where}"
+            )
+        return notes
 
     def close(self) -> None:
         if self.loggers is not None:
@@ -351,7 +385,9 @@ class RunSession:
 
     def _log_start(self, trainer: Trainer, device: torch.device) -> None:
         spec = trainer.spec
-        params = sum(p.numel() for p in trainer.model.parameters())
+        from trainforge.models import parameter_count
+
+        params = parameter_count(trainer.model)
         event = "resume" if self.ckpt is not None else "start"
         train = trainer.data.train
         n_train = getattr(train, "total_samples", train.num_samples)
@@ -388,6 +424,36 @@ def class_path(model: nn.Module) -> str:
 def same_run(ckpt: dict[str, Any], ckpt_path: Path | None, out_dir: Path) -> bool:
     run_dir = ckpt.get("run_dir") or (str(ckpt_path.parent.parent) if ckpt_path else None)
     return run_dir is not None and Path(run_dir).resolve() == out_dir.resolve()
+
+
+def _restore(trainer: Trainer, state: dict[str, Any], path: Path | None) -> None:
+    """``trainer.load_state_dict``, with a checkpoint that does not fit named in one line (a
+    file can be intact and still hold other weights, or a forged training state)."""
+    try:
+        trainer.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = f"{type(exc).__name__}: {text[:200]}"
+        fits = "state_dict" not in text  # torch's "Error(s) in loading state_dict for ..."
+        what = (
+            "its training state cannot be restored" if fits else "its weights do not fit the model"
+        )
+        raise CheckpointError(
+            f"--resume {path}: {what} ({detail}); resume with the config the checkpoint was "
+            "written with, or start a new run with pretrained: <checkpoint>"
+        ) from None
+
+
+def _earlier_best(folder: Path, metric: str, value: float) -> Path | None:
+    """The resumed run's best.pth, if it still holds the best value this run reports."""
+    candidate = folder / "best.pth"
+    if not candidate.is_file():
+        return None
+    try:
+        metrics = load_checkpoint(candidate).get("metrics") or {}
+    except CheckpointError:
+        return None
+    return candidate.resolve() if metrics.get(metric) == value else None
 
 
 def _existing_checkpoints(folder: Path) -> dict[str, Path]:

@@ -21,6 +21,7 @@ from torch import nn
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig
 from trainforge.errors import CheckpointError
+from trainforge.models import parameter_count
 from trainforge.train import checkpointing
 from trainforge.train.accumulation import window_sample_count
 from trainforge.train.counters import LatestMetrics, Limits, Rollback, Window
@@ -558,7 +559,13 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """The parts' states and the run record: everything a resumed run needs."""
         record = checkpointing.run_record(
-            self.cfg, self.spec, self.loss_fn, self.lineage, self.log.positions(), self.run_dir
+            self.cfg,
+            self.spec,
+            self.loss_fn,
+            self.lineage,
+            self.log.positions(),
+            self.run_dir,
+            parameter_count(unwrap(self.model)),
         )
         return {**checkpointing.parts_state(self.parts()), **record}
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainforge._outputs import guard_output, json_keys
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.export._base import Exporter, first_line
 from trainforge.ckpt.export._contract import (
@@ -71,6 +72,8 @@ def export_checkpoint(
     preprocessing: bool = True,
     model: nn.Module | None = None,
     echo: Echo | None = print,
+    trust_model_code: bool = False,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Export a trainforge checkpoint to ``output`` in ``fmt`` and verify it in its runtime.
 
@@ -89,8 +92,9 @@ def export_checkpoint(
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
     source, target = Path(checkpoint), Path(output)
+    _guard_export_outputs(source, target, force)
     state = load_checkpoint(source)
-    loaded = model_from_state(state, source, model=model)
+    loaded = model_from_state(state, source, model=model, trust_model_code=trust_model_code)
     spec = loaded.spec
     exporter = make_exporter(fmt, loaded.network, output_name(spec))
     raw = preprocessing and exporter.holds_graph and bool(spec.preprocessing)
@@ -163,6 +167,23 @@ def export_checkpoint(
     write_sidecar(sidecar, content)
     say(f"input contract: {sidecar}")
     return {**content, "sidecar": str(sidecar)}
+
+
+def _guard_export_outputs(source: Path, target: Path, force: bool) -> None:
+    """Never over the checkpoint or any other; an earlier export is replaced freely."""
+
+    def earlier_export(path: Path) -> bool:
+        return "sidecar_version" in json_keys(sidecar_path(path))
+
+    guard_output(target, inputs=[source], own=earlier_export, force=force)
+    sidecar = sidecar_path(target)
+    guard_output(
+        sidecar,
+        flag="--output's sidecar",
+        inputs=[source],
+        own=lambda p: "sidecar_version" in json_keys(p),
+        force=force,
+    )
 
 
 def _verify_or_remove(
