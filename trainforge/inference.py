@@ -8,9 +8,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, validate
 from trainforge.config.trust import require_trust
 from trainforge.errors import CheckpointError, ModelError
+from trainforge.models import build_model
 
 
 class LoadedModel(nn.Module):
@@ -66,9 +68,9 @@ def load_model(
     class (``package.module:Class``) is refused unless ``trust_model_code`` (or ``model``) is
     given: importing that module runs its code (see ``trainforge.config.trust``).
     """
-    from trainforge.ckpt.format import load_checkpoint
+    # Here, not at the top: trainforge.data imports scikit-learn and pandas (~1.5 s), which
+    # exporting or listing checkpoints never needs.
     from trainforge.data import InputSpec, build_preprocess
-    from trainforge.models import build_model
 
     state = load_checkpoint(checkpoint)
     config = validate(state["config"], TrainConfig, source=str(checkpoint))

@@ -10,6 +10,7 @@ import torch
 from trainforge._fileio import atomic_write
 from trainforge._outputs import guard_output, is_predictions_csv
 from trainforge.errors import UsageError
+from trainforge.inference import load_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,6 +44,8 @@ def sample_ids(path: str, spec: InputSpec, count: int) -> list[str] | list[int]:
         if root.suffix.lower() in IMAGE_EXTENSIONS:
             return [root.name]
     if not path.startswith("builtin:") and root.is_dir():
+        # Here, not at the top: trainforge.data imports scikit-learn and pandas (~1.5 s), and
+        # the registry imports this module (through evaluate) for every checkpoint command.
         from trainforge.data.images import list_any_folder
 
         # The same listing (and order) load_raw_inputs reads the images in.
@@ -89,8 +92,7 @@ def predict_file(
     input or any other checkpoint; an existing file that is not an earlier predictions table
     is replaced only with ``force``.
     """
-    from trainforge.data import load_raw_inputs
-    from trainforge.inference import load_model
+    from trainforge.data import load_raw_inputs  # lazy: see sample_ids
 
     check_batch_size(batch_size)
     target = guard_output(

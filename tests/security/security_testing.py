@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import trainforge
-from trainforge.ckpt.format import load_checkpoint, save_checkpoint
+from trainforge.checkpoint.format import load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from tests.security.security_testing import (
     tiny_config,
     train_tiny,
 )
-from trainforge.ckpt.format import load_checkpoint, save_checkpoint
+from trainforge.checkpoint.format import load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 import trainforge
 from tests.security.security_testing import ROOT, tiny_config
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.version_folder import read_release
 from trainforge.cli.main import main
 

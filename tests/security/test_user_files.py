@@ -12,7 +12,7 @@ import yaml
 import trainforge
 from tests.fixtures import make_tabular_csv
 from tests.security.security_testing import assert_one_line_error, run_cli, tiny_config
-from trainforge.ckpt.format import is_valid_checkpoint
+from trainforge.checkpoint.format import is_valid_checkpoint
 from trainforge.cli.main import main
 from trainforge.train.run_files import plan_overwrite
 

@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt import semver
 from trainforge.ckpt.card import export_summary, render_card
-from trainforge.ckpt.format import load_checkpoint
 from trainforge.ckpt.lineage import LineageNode, parent_target, walk
 from trainforge.ckpt.registry_store import locked, read_index, registry_root, write_index
 from trainforge.ckpt.version_folder import (
@@ -27,7 +27,10 @@ from trainforge.ckpt.version_folder import (
     rewrite_card,
     write_folder,
 )
-from trainforge.errors import CheckpointError, UsageError, shown
+from trainforge.config import TrainConfig, validate
+from trainforge.config.trust import require_trust
+from trainforge.errors import CheckpointError, TrainforgeError, UsageError, shown
+from trainforge.evaluate import evaluate_checkpoint
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 LATEST = "latest"
@@ -305,10 +308,6 @@ def _evaluate(release: Release, trust_model_code: bool) -> None:
     test_path = (release.config.get("data") or {}).get("test_path")
     if not test_path:
         return
-    from trainforge.config import TrainConfig, validate
-    from trainforge.config.trust import require_trust
-    from trainforge.errors import TrainforgeError
-    from trainforge.evaluate import evaluate_checkpoint
 
     config = validate(release.config, TrainConfig, source=str(release.source))
     # Refused outright rather than noted: the user asked for an evaluation it would skip.

@@ -15,9 +15,11 @@ from typing import Any
 
 import yaml
 
+from trainforge._fileio import atomic_write_text, temp_path
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.card import CardInputs, render_card
-from trainforge.ckpt.format import load_checkpoint
 from trainforge.errors import CheckpointError
+from trainforge.models import count_state_parameters
 
 FILES = ("checkpoint.pth", "config.yaml", "metrics.json", "training_log.txt", "model_card.md")
 
@@ -64,8 +66,6 @@ def read_release(checkpoint: Path) -> Release:
 
 
 def _parameters(state: dict[str, Any]) -> int:
-    from trainforge.models import count_state_parameters
-
     recorded = state.get("parameters")
     if type(recorded) is int and recorded >= 0:
         return recorded
@@ -166,7 +166,7 @@ def _describe_parent(lineage: dict[str, Any]) -> str | None:
 
 def write_folder(folder: Path, release: Release, name: str, version: str, card: str) -> None:
     """Create ``folder`` complete or not at all (built under a temporary name, then renamed)."""
-    temp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    temp = temp_path(folder)
     shutil.rmtree(temp, ignore_errors=True)
     try:
         temp.mkdir(parents=True)
@@ -186,10 +186,7 @@ def write_folder(folder: Path, release: Release, name: str, version: str, card: 
 
 
 def rewrite_card(folder: Path, inputs: CardInputs) -> None:
-    target = folder / "model_card.md"
-    temp = folder / f".model_card.md.tmp-{os.getpid()}"
-    temp.write_text(render_card(inputs), encoding="utf-8")
-    os.replace(temp, target)
+    atomic_write_text(folder / "model_card.md", render_card(inputs))
 
 
 __all__ = [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from trainforge._fileio import describe_missing
 from trainforge.cli.common import flag, trust_flag
+from trainforge.errors import CheckpointError, DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,9 +43,6 @@ def run(args: argparse.Namespace) -> int:
 def require_file(checkpoint: str, data: str | None) -> None:
     """The checks that need no torch: the checkpoint and the data path exist."""
     from pathlib import Path
-
-    from trainforge._fileio import describe_missing
-    from trainforge.errors import CheckpointError, DataError
 
     if not Path(checkpoint).exists():
         raise CheckpointError(f"checkpoint {describe_missing(Path(checkpoint))}")

@@ -15,11 +15,19 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, dump_config
+from trainforge.data import build_data
+from trainforge.errors import CheckpointError, ConfigError
+from trainforge.logging import build_sinks
+from trainforge.models import build_model, load_pretrained, parameter_count
 from trainforge.train import checkpointing, distributed
 from trainforge.train import resume as resuming
+from trainforge.train.checkpointing import role
 from trainforge.train.counters import Limits
+from trainforge.train.device import resolve_device
 from trainforge.train.hooks import Hook
+from trainforge.train.progress import EpochProgress
 from trainforge.train.result import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -29,6 +37,9 @@ from trainforge.train.result import (
     RunResult,
     TrainingDiverged,
 )
+from trainforge.train.run_folder import RunFolder
+from trainforge.train.seeding import configure_determinism, seed_everything
+from trainforge.train.system import git_commit, package_versions, system_info
 from trainforge.train.trainer import Trainer
 
 # --fast_dev_run: enough batches to pass every stage of a run, in seconds.
@@ -49,8 +60,6 @@ class RunSession:
         argv: list[str] | None,
         dist: distributed.DistContext | None = None,
     ) -> None:
-        from trainforge.train.run_folder import RunFolder
-
         self.dist = dist or distributed.DistContext()
         self.cfg = cfg
         self.ckpt = ckpt
@@ -89,13 +98,6 @@ class RunSession:
         device_flag: str | None,
         fast_dev_run: bool,
     ) -> Trainer:
-        from trainforge.data import build_data
-        from trainforge.logging import build_sinks
-        from trainforge.models import build_model, load_pretrained
-        from trainforge.train.device import resolve_device
-        from trainforge.train.progress import EpochProgress
-        from trainforge.train.seeding import configure_determinism, seed_everything
-
         cfg = self.cfg
         if fast_dev_run:  # one short epoch, as the README promises: a config check in seconds
             cfg.training.epochs = min(cfg.training.epochs, 1)
@@ -326,8 +328,6 @@ class RunSession:
     def _write_start_metadata(
         self, lineage: dict[str, Any], device: torch.device, fast_dev_run: bool, notices: list[str]
     ) -> None:
-        from trainforge.train.system import git_commit, package_versions, system_info
-
         self.folder.update_metadata(
             status="running",
             run_id=lineage["run_id"],
@@ -353,8 +353,6 @@ class RunSession:
 
     def _log_start(self, trainer: Trainer, device: torch.device) -> None:
         spec = trainer.spec
-        from trainforge.models import parameter_count
-
         params = parameter_count(trainer.model)
         event = "resume" if self.ckpt is not None else "start"
         train = trainer.data.train
@@ -397,8 +395,6 @@ def same_run(ckpt: dict[str, Any], ckpt_path: Path | None, out_dir: Path) -> boo
 def _restore(trainer: Trainer, state: dict[str, Any], path: Path | None) -> None:
     """``trainer.load_state_dict``, with a checkpoint that does not fit named in one line (a
     file can be intact and still hold other weights, or a forged training state)."""
-    from trainforge.errors import CheckpointError
-
     try:
         trainer.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -416,9 +412,6 @@ def _restore(trainer: Trainer, state: dict[str, Any], path: Path | None) -> None
 
 def _earlier_best(folder: Path, metric: str, value: float) -> Path | None:
     """The resumed run's best.pth, if it still holds the best value this run reports."""
-    from trainforge.ckpt.format import load_checkpoint
-    from trainforge.errors import CheckpointError
-
     candidate = folder / "best.pth"
     if not candidate.is_file():
         return None
@@ -430,14 +423,10 @@ def _earlier_best(folder: Path, metric: str, value: float) -> Path | None:
 
 
 def _existing_checkpoints(folder: Path) -> dict[str, Path]:
-    from trainforge.train.checkpointing import role
-
     return {role(p.name): p for p in sorted(folder.glob("*.pth"))}
 
 
 def _check_monitored_metrics(cfg: TrainConfig, data: Any) -> None:
-    from trainforge.errors import ConfigError
-
     available = available_metrics(data.spec.task, data.spec.num_classes or 0)
     wanted = [("checkpointing.monitor", m) for m in cfg.checkpointing.monitors]
     if cfg.early_stopping.enabled:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from trainforge._outputs import guard_output, json_keys
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.export._base import Exporter, first_line
 from trainforge.ckpt.export._contract import (
     SIDECAR_VERSION,
@@ -28,6 +29,7 @@ from trainforge.ckpt.export._inputs import EXPORT_BATCH, SEED, VERIFY_BATCHES, s
 from trainforge.ckpt.export._verify import describe, verify
 from trainforge.ckpt.export._weights import PytorchExporter, SafetensorsExporter
 from trainforge.errors import ExportError, UsageError
+from trainforge.inference import load_model
 
 FORMATS: dict[str, type[Exporter]] = {
     "pytorch": PytorchExporter,
@@ -86,9 +88,6 @@ def export_checkpoint(
     checkpoint, ``ExportError`` when exporting fails or the export does not match PyTorch
     (the exported files are removed then).
     """
-    from trainforge.ckpt.format import load_checkpoint
-    from trainforge.inference import load_model
-
     say: Echo = echo or (lambda _line: None)
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
