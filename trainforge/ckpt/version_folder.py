@@ -19,6 +19,7 @@ from trainforge._fileio import atomic_write_text, temp_path
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.card import CardInputs, render_card
 from trainforge.errors import CheckpointError
+from trainforge.models import count_state_parameters
 
 FILES = ("checkpoint.pth", "config.yaml", "metrics.json", "training_log.txt", "model_card.md")
 
@@ -65,8 +66,6 @@ def read_release(checkpoint: Path) -> Release:
 
 
 def _parameters(state: dict[str, Any]) -> int:
-    from trainforge.models import count_state_parameters
-
     recorded = state.get("parameters")
     if type(recorded) is int and recorded >= 0:
         return recorded

@@ -64,6 +64,8 @@ def read_raw(
     kind = source_kind(path, where)
     if kind == "builtin":
         return _builtin(path, spec, where)
+    if kind in ("image_folder", "image_file"):
+        _check_images_fit(spec, where, "an image folder" if kind == "image_folder" else "an image")
     if kind == "image_folder":
         listing = (
             list_class_folder(Path(path), where, spec.class_names)
@@ -116,15 +118,18 @@ def _csv(
     return inputs, torch.from_numpy(encode_labels(list(table.target), classes, where))
 
 
+def _check_images_fit(spec: InputSpec, where: str, what: str) -> None:
+    if spec.kind != "image" or spec.preprocessing.get("pixel_scale") != EIGHT_BIT:
+        raise DataError(
+            f"{where}: {what} cannot feed this model (trained on {spec.source_format} "
+            "data); give data in the training format"
+        )
+
+
 def _images(
     listing: ImageList, spec: InputSpec, where: str
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     p = spec.preprocessing
-    if spec.kind != "image" or p.get("pixel_scale") != EIGHT_BIT:
-        raise DataError(
-            f"{where}: images cannot feed this model (trained on {spec.source_format} "
-            "data); give data in the training format"
-        )
     mode = "L" if p["channels"] == 1 else "RGB"
     hw = (int(p["image_size"][0]), int(p["image_size"][1]))
     inputs = read_images(listing.paths, mode, hw).reshape(-1, *raw_shape(spec))

@@ -21,7 +21,7 @@ from trainforge.config import TrainConfig, dump_config
 from trainforge.data import build_data
 from trainforge.errors import CheckpointError, ConfigError
 from trainforge.logging import build_sinks
-from trainforge.models import build_model, load_pretrained
+from trainforge.models import build_model, load_pretrained, parameter_count
 from trainforge.train import checkpointing, distributed
 from trainforge.train import resume as resuming
 from trainforge.train.checkpointing import role
@@ -385,8 +385,6 @@ class RunSession:
 
     def _log_start(self, trainer: Trainer, device: torch.device) -> None:
         spec = trainer.spec
-        from trainforge.models import parameter_count
-
         params = parameter_count(trainer.model)
         event = "resume" if self.ckpt is not None else "start"
         train = trainer.data.train
