@@ -39,3 +39,7 @@ class ExportError(TrainforgeError):
 
 class UsageError(TrainforgeError):
     """Command-line flags are invalid or contradict each other."""
+
+
+class LogError(TrainforgeError):
+    """A run's log cannot be read: missing, empty, or written by a newer trainforge."""

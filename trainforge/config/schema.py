@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainforge.config.metrics import Mode, metric_direction
+from trainforge.config.monitoring import MonitoringConfig
 
 
 class Section(BaseModel):
@@ -282,6 +283,10 @@ class TrainConfig(Section):
     checkpointing: CheckpointingConfig = Field(default_factory=CheckpointingConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     reproducibility: ReproducibilityConfig = Field(default_factory=ReproducibilityConfig)
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig,
+        description="Live health rules, resource records and alert sinks (training monitor).",
+    )
     provenance: dict[str, Any] | None = Field(
         None, description="Free-form record of where this config came from (study, trial, run)."
     )

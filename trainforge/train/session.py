@@ -149,6 +149,14 @@ class RunSession:
                 resume=resume_logs,
                 echo=True,
             )
+            if cfg.monitoring.enabled:
+                from trainforge.health import HealthMonitor
+
+                self.loggers.extra.append(
+                    HealthMonitor.for_run(
+                        cfg, self.loggers, self.folder.log_dir, gpu=device.type == "cuda"
+                    )
+                )
         self.folder.write_config(dump_config(cfg))
         self.folder.write_requirements()
         self._write_start_metadata(lineage, device, fast_dev_run, notices)
