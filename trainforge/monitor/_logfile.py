@@ -20,8 +20,6 @@ from trainforge.errors import LogError
 from trainforge.health.series import Series, SeriesBuilder
 from trainforge.logging import decode_line, schema
 
-_STEP_PREFIX = b'{"type": "step"'
-
 
 @dataclass
 class RunLog:
@@ -38,27 +36,83 @@ class RunLog:
 def read_log(path: str | Path) -> RunLog:
     """Read a whole metrics.json; a missing or empty file is a one-line LogError."""
     path = Path(path)
+    data = _read_bytes(path)
+    end = data.rfind(b"\n") + 1
+    torn = bool(data[end:].strip())
+    data = data[:end]
+    fast = _read_fast(data, path)
+    if fast is None:  # a line polars refused (not JSON, odd types): decode line by line
+        return _read_slow(data, path, torn)
+    steps, others = fast
+    log = _read_others(others, path, torn)
+    log.series.steps = _merge_steps(steps, log.series.steps)
+    log.records += len(steps.get("step", ()))
+    if not log.records:
+        raise LogError(f"{path} holds no complete records yet; wait for the run to log")
+    return log
+
+
+def _read_bytes(path: Path) -> bytes:
     if path.is_dir():
         raise LogError(f"{path} is a folder; pass the metrics log file (logs/metrics.json)")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise LogError(
             f"no metrics log at {path}; pass a run's logs/metrics.json (has the run started?)"
         ) from None
     except OSError as exc:
         raise LogError(f"cannot read {path}: {exc.strerror or exc}") from None
-    end = data.rfind(b"\n") + 1
-    torn = bool(data[end:].strip())
-    lines = data[:end].split(b"\n")
-    steps = [ln for ln in lines if ln.startswith(_STEP_PREFIX) and b'"nonfinite"' not in ln]
-    others = [ln for ln in lines if ln.strip() and not _fast_step(ln)]
-    if not steps and not others:
-        raise LogError(f"{path} holds no complete records yet; wait for the run to log")
+
+
+def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the non-empty lines of ``data`` (which ends with a newline)."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    keep = ends > starts
+    return starts[keep], ends[keep]
+
+
+def _read_fast(
+    data: bytes, path: Path
+) -> tuple[dict[str, np.ndarray], list[bytes]] | None:
+    """Step columns (polars, one call) and the raw lines of every other record."""
+    import polars as pl
+
+    if not data.strip():
+        return {}, []
+    fields = schema.STEP_FIELDS
+    nonfinite = pl.Struct({name: pl.String for name in fields})
+    columns: dict[str, Any] = {"type": pl.String, "schema_version": pl.Int64}
+    columns.update({name: pl.Float64 for name in fields})
+    columns["nonfinite"] = nonfinite
+    try:
+        frame = pl.read_ndjson(io.BytesIO(data), schema=columns)
+    except Exception:  # polars' parse errors share no base class worth naming
+        return None
+    starts, ends = _line_bounds(data)
+    if frame.height != len(starts):  # blank-looking lines polars skipped: stay exact
+        return None
+    schema.check_version(frame["schema_version"].max(), str(path))
+    is_step = (frame["type"] == schema.STEP).fill_null(False).to_numpy()
+    others = [data[starts[i] : ends[i]] for i in np.flatnonzero(~is_step)]
+    steps = frame.filter(pl.Series(is_step))
+    marks = steps["nonfinite"]
+    out = {}
+    for name in fields:
+        values = steps[name].fill_null(np.nan).to_numpy()
+        if marks.null_count() < len(marks):
+            marked = marks.struct.field(name).cast(pl.Float64, strict=False).to_numpy()
+            values = np.where(np.isnan(marked), values, marked)
+        out[name] = values
+    return out, others
+
+
+def _read_others(lines: list[bytes], path: Path, torn: bool) -> RunLog:
     builder = SeriesBuilder()
     events: list[dict[str, Any]] = []
     skipped = 0
-    for line in others:
+    for line in lines:
         try:
             record = schema.check_record(decode_line(line), str(path))
         except ValueError:
@@ -67,37 +121,14 @@ def read_log(path: str | Path) -> RunLog:
         builder.add(record)
         if record.get("type") == schema.EVENT:
             events.append(record)
-    series = builder.build()
-    if steps:
-        fast = _step_table(steps, path)
-        if fast is None:  # a line polars refused: decode them one by one instead
-            slow = SeriesBuilder()
-            for line in steps:
-                try:
-                    slow.add(schema.check_record(decode_line(line), str(path)))
-                except ValueError:
-                    skipped += 1
-            fast = slow.build().steps
-        series.steps = _merge_steps(fast, series.steps)
-    return RunLog(path, series, events, len(steps) + len(others) - skipped, skipped, torn)
+    return RunLog(path, builder.build(), events, len(lines) - skipped, skipped, torn)
 
 
-def _fast_step(line: bytes) -> bool:
-    return line.startswith(_STEP_PREFIX) and b'"nonfinite"' not in line
-
-
-def _step_table(lines: list[bytes], path: Path) -> dict[str, np.ndarray] | None:
-    import polars as pl
-
-    columns: dict[str, Any] = {name: pl.Float64 for name in schema.STEP_FIELDS}
-    columns["schema_version"] = pl.Int64
-    try:
-        frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines)), schema=columns)
-    except Exception:  # polars' errors have no common base worth naming here
-        return None
-    newest = frame["schema_version"].max()
-    schema.check_version(newest, str(path))
-    return {name: frame[name].fill_null(np.nan).to_numpy() for name in schema.STEP_FIELDS}
+def _read_slow(data: bytes, path: Path, torn: bool) -> RunLog:
+    log = _read_others([ln for ln in data.split(b"\n") if ln.strip()], path, torn)
+    if not log.records:
+        raise LogError(f"{path} holds no complete records yet; wait for the run to log")
+    return log
 
 
 def _merge_steps(
@@ -105,7 +136,7 @@ def _merge_steps(
 ) -> dict[str, np.ndarray]:
     if not slow:
         return fast
-    if not fast:
+    if not fast or not len(fast["step"]):
         return slow
     merged = {k: np.concatenate((fast[k], slow[k])) for k in fast}
     order = np.argsort(merged["step"], kind="stable")
