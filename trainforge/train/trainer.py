@@ -18,6 +18,7 @@ from torch import nn
 
 from trainforge.config import TrainConfig
 from trainforge.errors import CheckpointError
+from trainforge.health.rules import FIX_NONFINITE
 from trainforge.train import checkpointing
 from trainforge.train.accumulation import window_sample_count
 from trainforge.train.counters import EpochTotals, Limits, Rollback, Window
@@ -466,8 +467,11 @@ class Trainer:
         self.log.alert(
             "nonfinite",
             f"{what} (loss={loss}, grad_norm={grad_norm}); nan_policy: {policy}",
-            step=self.global_step,
+            level="error" if policy == "stop" else "warning",
+            step=self.global_step + 1,
             epoch=self.epoch + 1,
+            evidence={"loss": str(loss), "grad_norm": str(grad_norm)},
+            fix=FIX_NONFINITE,
         )
         self.optimizer.zero_grad(set_to_none=True)
         if policy == "skip":
