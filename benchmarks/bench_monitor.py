@@ -77,15 +77,31 @@ def write_run(run: Path, lines: int) -> int:
             metrics = {"val_loss": loss * 1.1, "val_accuracy": min(0.99, 1 - loss / 3)}
             out.append(
                 encode_record(
-                    {"type": "validation", "schema_version": 1, "time": t, "step": step,
-                     "epoch": epoch, "metrics": metrics}
+                    {
+                        "type": "validation",
+                        "schema_version": 1,
+                        "time": t,
+                        "step": step,
+                        "epoch": epoch,
+                        "metrics": metrics,
+                    }
                 )
             )
             out.append(
                 encode_record(
-                    {"type": "epoch", "schema_version": 1, "time": t, "step": step,
-                     "epoch": epoch, "metrics": {"train_loss": loss, "train_accuracy":
-                     min(0.99, 1 - loss / 3.2), "lr": 1e-3, **metrics}}
+                    {
+                        "type": "epoch",
+                        "schema_version": 1,
+                        "time": t,
+                        "step": step,
+                        "epoch": epoch,
+                        "metrics": {
+                            "train_loss": loss,
+                            "train_accuracy": min(0.99, 1 - loss / 3.2),
+                            "lr": 1e-3,
+                            **metrics,
+                        },
+                    }
                 )
             )
             written += 2
@@ -116,10 +132,22 @@ def main() -> None:
         print(f"log: {args.lines:,} lines, {size / 1e6:.0f} MB")
         script = [sys.executable, str(ROOT / "training_monitor.py")]
         commands = {
-            "--analyze": [*script, "--analyze", "--checkpoint_dir", str(run), "--output",
-                          str(base / "diagnostics.html")],
-            "--plot_curves": [*script, "--plot_curves", "--log_file", str(log), "--output",
-                              str(base / "curves.png")],
+            "--analyze": [
+                *script,
+                "--analyze",
+                "--checkpoint_dir",
+                str(run),
+                "--output",
+                str(base / "diagnostics.html"),
+            ],
+            "--plot_curves": [
+                *script,
+                "--plot_curves",
+                "--log_file",
+                str(log),
+                "--output",
+                str(base / "curves.png"),
+            ],
             "python start-up only": [sys.executable, "-c", "import trainforge.cli.main"],
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
@@ -133,8 +161,11 @@ def main() -> None:
             read_log(log)
             reader.append(time.perf_counter() - started)
         for name, values in times.items():
-            print(f"{name:<22} median {statistics.median(values):.2f} s  (rounds: "
-                  + ", ".join(f"{v:.2f}" for v in values) + ")")
+            print(
+                f"{name:<22} median {statistics.median(values):.2f} s  (rounds: "
+                + ", ".join(f"{v:.2f}" for v in values)
+                + ")"
+            )
         print(f"{'read_log in-process':<22} median {statistics.median(reader):.2f} s")
 
 

@@ -70,8 +70,16 @@ def test_spec_commands_verbatim(healthy_run: Path, tmp_path: Path) -> None:
 
 def test_trainforge_monitor_is_the_same_tool(healthy_run: Path, tmp_path: Path) -> None:
     done = run(
-        ["-m", "trainforge", "monitor", "--plot-curves", "--log-file",
-         str(healthy_run / "logs" / "metrics.json"), "--output", "c.png"],
+        [
+            "-m",
+            "trainforge",
+            "monitor",
+            "--plot-curves",
+            "--log-file",
+            str(healthy_run / "logs" / "metrics.json"),
+            "--output",
+            "c.png",
+        ],
         tmp_path,
     )
     assert done.returncode == 0, done.stderr
@@ -94,9 +102,19 @@ def test_watch_follows_a_growing_log_until_the_run_ends(healthy_run: Path, tmp_p
     finished = meta.read_text()
     meta.write_text(finished.replace('"completed"', '"running"'))
     proc = subprocess.Popen(
-        [sys.executable, MONITOR, "--watch", "--log_dir", str(run_dir / "logs"), "--refresh",
-         "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            MONITOR,
+            "--watch",
+            "--log_dir",
+            str(run_dir / "logs"),
+            "--refresh",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     try:
         time.sleep(2)

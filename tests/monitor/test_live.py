@@ -26,7 +26,7 @@ class Server:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if owner.delay:
                     time.sleep(owner.delay)
@@ -78,8 +78,17 @@ def open_logs(tmp_path: Path, **monitoring: Any) -> tuple[Any, HealthMonitor]:
 
 def log_steps(loggers: Any, norms: list[float]) -> None:
     for i, norm in enumerate(norms, start=1):
-        loggers.log({"type": "step", "step": i, "epoch": 1, "loss": 1.0, "lr": 0.1,
-                     "grad_norm": norm, "data_wait": 0.0})
+        loggers.log(
+            {
+                "type": "step",
+                "step": i,
+                "epoch": 1,
+                "loss": 1.0,
+                "lr": 0.1,
+                "grad_norm": norm,
+                "data_wait": 0.0,
+            }
+        )
 
 
 def test_an_exploding_gradient_is_alerted_everywhere(tmp_path: Path, server: Server) -> None:
@@ -140,8 +149,9 @@ def test_resource_records_come_from_the_sampler_thread(tmp_path: Path) -> None:
         if sum(r["type"] == "resources" for r in records) >= 3:
             break
     loggers.close()
-    resources = [r for r in read_jsonl(tmp_path / "logs" / "metrics.json")
-                 if r["type"] == "resources"]
+    resources = [
+        r for r in read_jsonl(tmp_path / "logs" / "metrics.json") if r["type"] == "resources"
+    ]
     assert len(resources) >= 3
     first = resources[0]
     assert first["schema_version"] == 1 and first["rss_mb"] > 1 and "cpu_percent" in first

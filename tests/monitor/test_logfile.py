@@ -19,13 +19,35 @@ def write_log(path: Path, n: int = 50) -> Path:
     sink = JsonlSink(path)
     sink.log({"type": "event", "event": "start", "step": 0})
     for i in range(1, n + 1):
-        sink.log({"type": "step", "step": i, "epoch": 1 + i // 10, "loss": 1 / i, "lr": 0.01,
-                  "grad_norm": 2.0, "samples_per_sec": 100.0, "data_wait": 0.1})
+        sink.log(
+            {
+                "type": "step",
+                "step": i,
+                "epoch": 1 + i // 10,
+                "loss": 1 / i,
+                "lr": 0.01,
+                "grad_norm": 2.0,
+                "samples_per_sec": 100.0,
+                "data_wait": 0.1,
+            }
+        )
         if i % 10 == 0:
-            sink.log({"type": "validation", "step": i, "epoch": i // 10,
-                      "metrics": {"val_loss": 2 / i, "val_accuracy": 0.5 + i / 200}})
-            sink.log({"type": "epoch", "step": i, "epoch": i // 10,
-                      "metrics": {"train_loss": 1 / i, "val_loss": 2 / i}})
+            sink.log(
+                {
+                    "type": "validation",
+                    "step": i,
+                    "epoch": i // 10,
+                    "metrics": {"val_loss": 2 / i, "val_accuracy": 0.5 + i / 200},
+                }
+            )
+            sink.log(
+                {
+                    "type": "epoch",
+                    "step": i,
+                    "epoch": i // 10,
+                    "metrics": {"train_loss": 1 / i, "val_loss": 2 / i},
+                }
+            )
             sink.log({"type": "resources", "step": i, "cpu_percent": 50.0, "rss_mb": 100.0})
     sink.close()
     return path
@@ -78,7 +100,7 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
     path = write_log(tmp_path / "metrics.json", n=5)
     with path.open("a") as f:
         f.write('{"type": "step", "schema_version": 99, "step": 6, "loss": 1.0}\n')
-    with pytest.raises(LogError, match="schema_version 99.*upgrade trainforge"):
+    with pytest.raises(LogError, match=r"schema_version 99.*upgrade trainforge"):
         read_log(path)
     with pytest.raises(LogError, match="schema_version 99"):
         read_jsonl(path)

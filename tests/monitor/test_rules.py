@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from trainforge.config.monitoring import RulesConfig
-from trainforge.health import RunFacts, Series, SeriesBuilder, evaluate
-from trainforge.health import rules
+from trainforge.health import RunFacts, Series, SeriesBuilder, evaluate, rules
 
 N = 60
 STEPS = np.arange(1, N + 1, dtype=float)
@@ -63,7 +62,9 @@ def test_vanishing_gradients_needs_patience() -> None:
     norm[40:] = 1e-9
     [found] = rules.vanishing_gradients(STEPS, EPOCHS, norm, threshold=1e-7, patience=3)
     assert found.step == 43
-    assert rules.vanishing_gradients(STEPS, EPOCHS, healthy_norm(), threshold=1e-7, patience=3) == []
+    assert (
+        rules.vanishing_gradients(STEPS, EPOCHS, healthy_norm(), threshold=1e-7, patience=3) == []
+    )
 
 
 def test_overfitting_gap_uses_spec_ten_points() -> None:
@@ -89,15 +90,27 @@ def test_underfitting_high_and_flat() -> None:
     epochs = np.arange(1.0, 9.0)
     flat = np.array([2.30, 2.28, 2.27, 2.27, 2.26, 2.26, 2.26, 2.26])
     found = rules.underfitting(
-        epochs, epochs, flat, flat + 0.01, min_epochs=3, high_fraction=0.8, flat_tolerance=0.02,
+        epochs,
+        epochs,
+        flat,
+        flat + 0.01,
+        min_epochs=3,
+        high_fraction=0.8,
+        flat_tolerance=0.02,
         window=3,
     )
     assert [f.epoch for f in found] == [4]
     learning = np.array([2.3, 1.2, 0.7, 0.5, 0.4, 0.35, 0.33, 0.32])
     assert (
         rules.underfitting(
-            epochs, epochs, learning, learning, min_epochs=3, high_fraction=0.8,
-            flat_tolerance=0.02, window=3,
+            epochs,
+            epochs,
+            learning,
+            learning,
+            min_epochs=3,
+            high_fraction=0.8,
+            flat_tolerance=0.02,
+            window=3,
         )
         == []
     )
@@ -112,13 +125,25 @@ def test_plateau() -> None:
     assert found.step == 9
     improving = 1.0 / val_steps
     assert (
-        rules.plateau(val_steps, val_steps, improving, metric="val_loss", mode="min", patience=5,
-                      min_delta=1e-3)
+        rules.plateau(
+            val_steps,
+            val_steps,
+            improving,
+            metric="val_loss",
+            mode="min",
+            patience=5,
+            min_delta=1e-3,
+        )
         == []
     )
     accuracy = np.array([0.5, 0.6, 0.7, 0.8] + [0.8] * 8)
     [found] = rules.plateau(
-        val_steps, val_steps, accuracy, metric="val_accuracy", mode="max", patience=5,
+        val_steps,
+        val_steps,
+        accuracy,
+        metric="val_accuracy",
+        mode="max",
+        patience=5,
         min_delta=1e-3,
     )
     assert found.step == 9
@@ -135,7 +160,10 @@ def test_learning_rate_zero_and_frozen() -> None:
     found = rules.learning_rate(STEPS, EPOCHS, frozen, changes_every_step=True, frozen_records=10)
     assert [f.step for f in found] == [10]
     # A step schedule keeps the LR constant between decays: not frozen.
-    assert rules.learning_rate(STEPS, EPOCHS, frozen, changes_every_step=False, frozen_records=10) == []
+    assert (
+        rules.learning_rate(STEPS, EPOCHS, frozen, changes_every_step=False, frozen_records=10)
+        == []
+    )
 
 
 def test_gpu_utilization_below_seventy_percent() -> None:
@@ -158,18 +186,43 @@ def records_of_a_healthy_run() -> list[dict[str, object]]:
     loss, norm = healthy_loss(), healthy_norm()
     lr = np.linspace(1e-3, 1e-5, N)
     for i in range(N):
-        out.append({"type": "step", "step": i + 1, "epoch": int(EPOCHS[i]), "loss": loss[i],
-                    "grad_norm": norm[i], "lr": lr[i], "data_wait": 0.05})
+        out.append(
+            {
+                "type": "step",
+                "step": i + 1,
+                "epoch": int(EPOCHS[i]),
+                "loss": loss[i],
+                "grad_norm": norm[i],
+                "lr": lr[i],
+                "data_wait": 0.05,
+            }
+        )
         if (i + 1) % 10 == 0:
             epoch = (i + 1) // 10
-            metrics = {"train_loss": loss[i], "train_accuracy": 0.9 + epoch / 100,
-                       "val_loss": loss[i] * 1.05, "val_accuracy": 0.89 + epoch / 100}
-            out.append({"type": "validation", "step": i + 1, "epoch": epoch,
-                        "metrics": {k: v for k, v in metrics.items() if k.startswith("val")}})
+            metrics = {
+                "train_loss": loss[i],
+                "train_accuracy": 0.9 + epoch / 100,
+                "val_loss": loss[i] * 1.05,
+                "val_accuracy": 0.89 + epoch / 100,
+            }
+            out.append(
+                {
+                    "type": "validation",
+                    "step": i + 1,
+                    "epoch": epoch,
+                    "metrics": {k: v for k, v in metrics.items() if k.startswith("val")},
+                }
+            )
             out.append({"type": "epoch", "step": i + 1, "epoch": epoch, "metrics": metrics})
         if i % 5 == 0:
-            out.append({"type": "resources", "step": i + 1, "cpu_percent": 90.0,
-                        "gpus": [{"index": 0, "utilization": 92.0, "memory_used_mb": 900.0}]})
+            out.append(
+                {
+                    "type": "resources",
+                    "step": i + 1,
+                    "cpu_percent": 90.0,
+                    "gpus": [{"index": 0, "utilization": 92.0, "memory_used_mb": 900.0}],
+                }
+            )
     return out
 
 

@@ -10,11 +10,11 @@ from conftest import digits_config
 from PIL import Image
 
 import trainforge
-from trainforge.train.result import TrainingDiverged
 from trainforge.errors import LogError
 from trainforge.logging import read_jsonl
 from trainforge.monitor import analyze, compare, plot_curves, read_log
 from trainforge.monitor._run import findings_for, open_run
+from trainforge.train.result import TrainingDiverged
 
 
 def alerts(run: Path) -> list[dict[str, object]]:
@@ -60,8 +60,11 @@ def test_a_diverging_run_alerts_non_finite_at_once(
         trainforge.fit(cfg, output=tmp_path / "run")
     found = [a for a in alerts(tmp_path / "run") if a["rule"] == "nonfinite"]
     assert len(found) == 1 and found[0]["level"] == "error"
-    steps = [r["step"] for r in read_jsonl(tmp_path / "run" / "logs" / "metrics.json")
-             if r["type"] == "step"]
+    steps = [
+        r["step"]
+        for r in read_jsonl(tmp_path / "run" / "logs" / "metrics.json")
+        if r["type"] == "step"
+    ]
     # Raised at the first non-finite step: no step logged after the one it names.
     assert all(s <= int(found[0]["step"]) for s in steps)  # type: ignore[call-overload]
     answers = verdict_answers(tmp_path / "run", tmp_path)
@@ -82,8 +85,15 @@ def test_report_html_is_self_contained(healthy_run: Path, tmp_path: Path) -> Non
     out = tmp_path / "diagnostics.html"
     analyze(healthy_run, out)
     page = out.read_text()
-    for section in ("Verdicts", "Learning curves", "Alert timeline", "Checkpoints", "Config",
-                    "System", "Metadata"):
+    for section in (
+        "Verdicts",
+        "Learning curves",
+        "Alert timeline",
+        "Checkpoints",
+        "Config",
+        "System",
+        "Metadata",
+    ):
         assert f"<h2>{section}</h2>" in page
     assert "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
@@ -95,11 +105,17 @@ def test_everything_from_logs_is_escaped(healthy_run: Path, tmp_path: Path) -> N
     shutil.copytree(healthy_run, run)
     evil = "<script>alert(1)</script>"
     with (run / "logs" / "metrics.json").open("a") as f:
-        f.write('{"type": "event", "event": "checkpoint", "step": 1, "path": "x/'
-                + evil + '.pth"}\n')
+        f.write(
+            '{"type": "event", "event": "checkpoint", "step": 1, "path": "x/' + evil + '.pth"}\n'
+        )
     with (run / "logs" / "alerts.jsonl").open("a") as f:
-        f.write('{"type": "alert", "rule": "' + evil + '", "level": "error", "message": "'
-                + evil + '", "step": 2}\n')
+        f.write(
+            '{"type": "alert", "rule": "'
+            + evil
+            + '", "level": "error", "message": "'
+            + evil
+            + '", "step": 2}\n'
+        )
     with (run / "config.yaml").open("a") as f:
         f.write(f"provenance: {{note: '{evil}'}}\n")
     analyze(run, tmp_path / "r.html")

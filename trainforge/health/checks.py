@@ -37,7 +37,9 @@ def evaluate(series: Series, cfg: RulesConfig, facts: RunFacts | None = None) ->
             found += rules.nonfinite(step, epoch, loss, norm)
         ex = cfg.exploding_gradients
         if ex.enabled:
-            found += rules.exploding_gradients(step, epoch, norm, factor=ex.factor, window=ex.window)
+            found += rules.exploding_gradients(
+                step, epoch, norm, factor=ex.factor, window=ex.window
+            )
         sp = cfg.loss_spike
         if sp.enabled:
             found += rules.loss_spike(step, epoch, loss, factor=sp.factor, window=sp.window)

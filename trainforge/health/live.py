@@ -57,9 +57,7 @@ class HealthMonitor:
         self._pending = False
 
     @classmethod
-    def for_run(
-        cls, cfg: TrainConfig, loggers: Any, log_dir: Path, *, gpu: bool
-    ) -> HealthMonitor:
+    def for_run(cls, cfg: TrainConfig, loggers: Any, log_dir: Path, *, gpu: bool) -> HealthMonitor:
         """The monitor of a run whose logs are in ``log_dir`` (kept on resume)."""
         facts = RunFacts(cfg.lr_scheduler.type, cfg.lr_scheduler.warmup_epochs > 0)
         history = _read_if_present(log_dir / "metrics.json")

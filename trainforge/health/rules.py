@@ -43,9 +43,7 @@ FIX_GPU = (
     "increase data.batch_size, increase data.num_workers, set data.pin_memory: true, "
     "enable training.mixed_precision"
 )
-FIX_DATA = (
-    "increase data.num_workers, set data.pin_memory: true and data.persistent_workers: true"
-)
+FIX_DATA = "increase data.num_workers, set data.pin_memory: true and data.persistent_workers: true"
 
 
 @dataclass(frozen=True)

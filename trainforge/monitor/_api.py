@@ -18,7 +18,9 @@ def plot_curves(log_file: str | Path, output: str | Path) -> RunLog:
     """Learning curves of ``log_file`` (a metrics.json) as a PNG at ``output``."""
     output = _output(output, (".png",), "--plot_curves")
     log = read_log(log_file)
-    figure = _plots.draw(_plots.curve_panels(log.series), title=str(Path(log_file).parent.parent.name))
+    figure = _plots.draw(
+        _plots.curve_panels(log.series), title=str(Path(log_file).parent.parent.name)
+    )
     _plots.save_png(figure, output)
     return log
 
@@ -51,7 +53,9 @@ def _output(output: str | Path, suffixes: tuple[str, ...], mode: str) -> Path:
             f"{path.with_suffix(suffixes[0]).name})"
         )
     if path.is_dir():
-        raise UsageError(f"--output {path} is a folder; name a file such as {path / ('report' + suffixes[0])}")
+        raise UsageError(
+            f"--output {path} is a folder; name a file such as {path / ('report' + suffixes[0])}"
+        )
     if not path.parent.exists():
         raise UsageError(f"--output folder {path.parent} does not exist; create it first")
     return path

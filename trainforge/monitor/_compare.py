@@ -105,9 +105,7 @@ def compare_html(figure: Any, runs: list[RunFolder], diffs: dict[str, list[Any]]
     png = base64.b64encode(_plots.png_bytes(figure)).decode("ascii")
     names = _labels(runs)
     head = "".join(f"<th>{escape(n)}</th>" for n in names)
-    finals = "".join(
-        f"<td>{escape(_final(r))}</td>" for r in runs
-    )
+    finals = "".join(f"<td>{escape(_final(r))}</td>" for r in runs)
     rows = "".join(
         f"<tr><th>{escape(key)}</th>"
         + "".join(f"<td>{escape(str(v))}</td>" for v in values)

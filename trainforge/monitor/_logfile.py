@@ -73,9 +73,7 @@ def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts[keep], ends[keep]
 
 
-def _read_fast(
-    data: bytes, path: Path
-) -> tuple[dict[str, np.ndarray], list[bytes]] | None:
+def _read_fast(data: bytes, path: Path) -> tuple[dict[str, np.ndarray], list[bytes]] | None:
     """Step columns (polars, one call) and the raw lines of every other record."""
     import polars as pl
 
@@ -131,9 +129,7 @@ def _read_slow(data: bytes, path: Path, torn: bool) -> RunLog:
     return log
 
 
-def _merge_steps(
-    fast: dict[str, np.ndarray], slow: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
+def _merge_steps(fast: dict[str, np.ndarray], slow: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if not slow:
         return fast
     if not fast or not len(fast["step"]):

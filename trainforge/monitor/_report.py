@@ -123,8 +123,16 @@ def _alert_table(alerts: list[dict[str, Any]], findings: list[Finding]) -> str:
     (a run with monitoring off, or an older trainforge)."""
     raised = {(str(a.get("rule")), a.get("step"), a.get("epoch")) for a in alerts}
     rows = [
-        (a.get("time"), a.get("step"), a.get("epoch"), a.get("rule"), a.get("level"),
-         a.get("message"), a.get("fix"), "live")
+        (
+            a.get("time"),
+            a.get("step"),
+            a.get("epoch"),
+            a.get("rule"),
+            a.get("level"),
+            a.get("message"),
+            a.get("fix"),
+            "live",
+        )
         for a in alerts
     ]
     rows += [
@@ -134,7 +142,7 @@ def _alert_table(alerts: list[dict[str, Any]], findings: list[Finding]) -> str:
     ]
     if not rows:
         return "<p>No alerts.</p>"
-    rows.sort(key=lambda r: (r[1] if isinstance(r[1], (int, float)) else -1))
+    rows.sort(key=lambda r: r[1] if isinstance(r[1], (int, float)) else -1)
     body = "".join(
         "<tr>"
         + "".join(

@@ -116,7 +116,9 @@ def checkpoints(run: RunFolder, log: RunLog) -> list[dict[str, Any]]:
     for event in log.events:
         if event.get("event") == "checkpoint" and event.get("path"):
             saves[Path(str(event["path"])).name] = event
-    folder = run.path / str((run.config.get("checkpointing") or {}).get("save_dir") or "checkpoints")
+    folder = run.path / str(
+        (run.config.get("checkpointing") or {}).get("save_dir") or "checkpoints"
+    )
     rows = []
     for file in sorted(folder.glob("*.pth")) if folder.is_dir() else []:
         event = saves.get(file.name, {})

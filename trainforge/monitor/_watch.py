@@ -32,8 +32,7 @@ def sparkline(values: list[float], width: int = _HISTORY) -> str:
     low, high = min(finite), max(finite)
     span = high - low or 1.0
     return "".join(
-        _BARS[int((v - low) / span * (len(_BARS) - 1))] if math.isfinite(v) else "·"
-        for v in values
+        _BARS[int((v - low) / span * (len(_BARS) - 1))] if math.isfinite(v) else "·" for v in values
     )
 
 
@@ -138,22 +137,32 @@ class WatchState:
         if eta is not None and not self.finished:
             where += f"  ETA {_duration(eta)}"
         rows = [("run", str(self.run_dir)), ("status", status), ("progress", where)]
-        latest = {k: self.step[k] for k in ("loss", "lr", "grad_norm", "samples_per_sec")
-                  if k in self.step}
+        latest: dict[str, Any] = {
+            k: self.step[k]
+            for k in ("loss", "lr", "grad_norm", "samples_per_sec")
+            if k in self.step
+        }
         if latest:
             rows.append(("last step", _pairs(latest)))
         if self.validation:
             rows.append(("validation", _pairs(self.validation)))
         for key in ("loss", "val_loss", "val_accuracy", "lr", "grad_norm"):
             if self.history.get(key):
-                rows.append((key, f"{sparkline(list(self.history[key]))} "
-                                  f"{format_number(self.history[key][-1])}"))
+                rows.append(
+                    (
+                        key,
+                        f"{sparkline(list(self.history[key]))} "
+                        f"{format_number(self.history[key][-1])}",
+                    )
+                )
         if self.resources:
             rows.append(("resources", _resources(self.resources)))
         for alert in self.alerts:
             rows.append(
-                (f"alert {alert.get('level', '')}", f"step {alert.get('step')}: "
-                 f"[{alert.get('rule')}] {alert.get('message', '')}")
+                (
+                    f"alert {alert.get('level', '')}",
+                    f"step {alert.get('step')}: [{alert.get('rule')}] {alert.get('message', '')}",
+                )
             )
         if not self.records:
             rows.append(("", "waiting for the first record"))
@@ -171,8 +180,10 @@ class WatchState:
         table.add_column(style="bold cyan", justify="right")
         table.add_column()
         for label, text in self.lines():
-            style = "red" if label.startswith("alert error") else (
-                "yellow" if label.startswith("alert") else None
+            style = (
+                "red"
+                if label.startswith("alert error")
+                else ("yellow" if label.startswith("alert") else None)
             )
             table.add_row(label, text, style=style)
         return Panel(table, title="trainforge monitor", subtitle=time.strftime("%H:%M:%S"))
