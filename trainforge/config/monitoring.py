@@ -45,8 +45,8 @@ class OverfittingRule(_Rule):
     max_accuracy_gap: float = Field(
         0.10, gt=0.0, le=1.0, description="train_accuracy - val_accuracy above this is overfitting."
     )
-    rising_validations: int = Field(
-        3, ge=2, description="Validations of rising val_loss (while train_loss falls)."
+    rising_epochs: int = Field(
+        3, ge=2, description="Epochs in a row of rising val_loss while train_loss falls."
     )
 
 

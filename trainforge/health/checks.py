@@ -82,7 +82,7 @@ def evaluate(series: Series, cfg: RulesConfig, facts: RunFacts | None = None) ->
                 epoch,
                 column(e, "train_loss"),
                 column(e, "val_loss"),
-                rising=of.rising_validations,
+                rising=of.rising_epochs,
             )
         uf = cfg.underfitting
         if uf.enabled:

@@ -85,6 +85,27 @@ def trailing_median(values: FloatArray, window: int) -> FloatArray:
     return out
 
 
+def trailing_median_where(values: FloatArray, window: int, factor: float) -> FloatArray:
+    """:func:`trailing_median`, computed only where ``value > factor x median`` is possible.
+
+    A value above ``factor`` times its window's median is above ``factor`` times the window's
+    minimum too; the minimum is cheap, so only those candidates pay for a median (NaN
+    elsewhere). A window holding a NaN has a NaN minimum and is never a candidate.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.shape, np.nan)
+    if values.size <= window:
+        return out
+    windows = sliding_window_view(values[:-1], window)
+    lows = windows.min(axis=1)
+    with np.errstate(invalid="ignore"):
+        candidates = np.flatnonzero(values[window:] > factor * lows)
+    if candidates.size:
+        picked = np.partition(windows[candidates], window // 2, axis=1)[:, window // 2]
+        out[window + candidates] = picked
+    return out
+
+
 def trailing_mean(values: FloatArray, window: int) -> FloatArray:
     """Mean of the ``window`` values ending at each index, NaN before the first full window."""
     values = np.asarray(values, dtype=np.float64)
@@ -137,7 +158,7 @@ def _spikes(
     window: int,
     fix: str,
 ) -> list[Finding]:
-    median = trailing_median(values, window)
+    median = trailing_median_where(values, window, factor)
     with np.errstate(invalid="ignore"):
         high = np.isfinite(values) & np.isfinite(median) & (values > factor * median)
     out = []
