@@ -468,7 +468,7 @@ class Trainer:
             "nonfinite",
             f"{what} (loss={loss}, grad_norm={grad_norm}); nan_policy: {policy}",
             level="error" if policy == "stop" else "warning",
-            step=self.global_step + 1,
+            step=self.global_step,
             epoch=self.epoch + 1,
             evidence={"loss": str(loss), "grad_norm": str(grad_norm)},
             fix=FIX_NONFINITE,
