@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 JOBS ?= 2
 
-.PHONY: demo test lint format install clean bench
+.PHONY: demo test lint format install clean bench test-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check trainforge tests benchmarks *.py
 	$(BIN)/ruff format --check trainforge tests benchmarks *.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
-test: lint
+test-tools:
+	@bash scripts/test-tools.sh
+
+test: lint test-tools
 	$(BIN)/pytest -n $(JOBS) -q
 
 format: $(STAMP)
