@@ -253,3 +253,11 @@ def test_disabled_rules_stay_quiet() -> None:
     records[10]["grad_norm"] = 500.0
     cfg = RulesConfig.model_validate({"exploding_gradients": {"enabled": False}})
     assert evaluate(Series.from_records(records), cfg) == []
+
+
+def test_spikes_of_a_loss_near_zero_are_noise() -> None:
+    loss = np.concatenate((np.linspace(2.3, 0.01, 30), 1e-4 * (1 + 3 * (np.arange(30) % 7 == 0))))
+    assert rules.loss_spike(STEPS, EPOCHS, loss, factor=3, window=20) == []
+    loss[45] = 1.5  # back to most of the starting level: a real spike
+    [found] = rules.loss_spike(STEPS, EPOCHS, loss, factor=3, window=20)
+    assert found.step == 46

@@ -27,6 +27,11 @@ class ExplodingGradientsRule(_Rule):
         10.0, gt=1.0, description="Fires when the grad norm exceeds factor x its running median."
     )
     window: int = Field(20, ge=3, description="Step records in the running median.")
+    min_jump: float = Field(
+        0.1,
+        ge=0.0,
+        description="The jump must also exceed this fraction of the run's starting level.",
+    )
 
 
 class LossSpikeRule(_Rule):
@@ -34,6 +39,11 @@ class LossSpikeRule(_Rule):
         3.0, gt=1.0, description="Fires when the step loss exceeds factor x its running median."
     )
     window: int = Field(20, ge=3, description="Step records in the running median.")
+    min_jump: float = Field(
+        0.1,
+        ge=0.0,
+        description="The jump must also exceed this fraction of the run's starting level.",
+    )
 
 
 class VanishingGradientsRule(_Rule):

@@ -38,11 +38,13 @@ def evaluate(series: Series, cfg: RulesConfig, facts: RunFacts | None = None) ->
         ex = cfg.exploding_gradients
         if ex.enabled:
             found += rules.exploding_gradients(
-                step, epoch, norm, factor=ex.factor, window=ex.window
+                step, epoch, norm, factor=ex.factor, window=ex.window, min_jump=ex.min_jump
             )
         sp = cfg.loss_spike
         if sp.enabled:
-            found += rules.loss_spike(step, epoch, loss, factor=sp.factor, window=sp.window)
+            found += rules.loss_spike(
+                step, epoch, loss, factor=sp.factor, window=sp.window, min_jump=sp.min_jump
+            )
         va = cfg.vanishing_gradients
         if va.enabled:
             found += rules.vanishing_gradients(

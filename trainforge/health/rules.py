@@ -157,10 +157,16 @@ def _spikes(
     factor: float,
     window: int,
     fix: str,
+    min_jump: float,
 ) -> list[Finding]:
     median = trailing_median_where(values, window, factor)
+    # Relative jumps of tiny values (a loss of 1e-4 doubling) are noise: the jump must also be
+    # a visible share of the run's starting level (the median of its first window).
+    finite = values[:window][np.isfinite(values[:window])]
+    start = float(np.median(finite)) if finite.size else np.nan
     with np.errstate(invalid="ignore"):
         high = np.isfinite(values) & np.isfinite(median) & (values > factor * median)
+        high &= (values - median) > min_jump * abs(start)
     out = []
     for i in onsets(high):
         out.append(
@@ -179,19 +185,39 @@ def _spikes(
 
 
 def exploding_gradients(
-    steps: np.ndarray, epochs: np.ndarray, grad_norm: FloatArray, *, factor: float, window: int
+    steps: np.ndarray,
+    epochs: np.ndarray,
+    grad_norm: FloatArray,
+    *,
+    factor: float,
+    window: int,
+    min_jump: float = 0.1,
 ) -> list[Finding]:
-    """The gradient norm far above its running median."""
+    """The gradient norm far above its running median (and by ``min_jump`` x its start)."""
     return _spikes(
-        "exploding_gradients", "grad_norm", steps, epochs, grad_norm, factor, window, FIX_EXPLODING
+        "exploding_gradients",
+        "grad_norm",
+        steps,
+        epochs,
+        grad_norm,
+        factor,
+        window,
+        FIX_EXPLODING,
+        min_jump,
     )
 
 
 def loss_spike(
-    steps: np.ndarray, epochs: np.ndarray, loss: FloatArray, *, factor: float, window: int
+    steps: np.ndarray,
+    epochs: np.ndarray,
+    loss: FloatArray,
+    *,
+    factor: float,
+    window: int,
+    min_jump: float = 0.1,
 ) -> list[Finding]:
-    """The step loss far above its running median."""
-    return _spikes("loss_spike", "loss", steps, epochs, loss, factor, window, FIX_SPIKE)
+    """The step loss far above its running median (and by ``min_jump`` x its start)."""
+    return _spikes("loss_spike", "loss", steps, epochs, loss, factor, window, FIX_SPIKE, min_jump)
 
 
 def vanishing_gradients(

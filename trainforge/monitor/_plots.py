@@ -122,7 +122,7 @@ def curve_panels(series: Series) -> list[Panel]:
 def resource_panels(series: Series) -> list[Panel]:
     """CPU, memory and GPU panels over the run's wall-clock minutes."""
     r = series.resources
-    if not length(r):
+    if length(r) < 2:  # one sample is no curve
         return []
     t = column(r, "time")
     minutes = (t - np.nanmin(t)) / 60 if np.isfinite(t).any() else np.arange(length(r))
