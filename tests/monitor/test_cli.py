@@ -92,6 +92,7 @@ def test_watch_once_and_watch_a_run_folder(healthy_run: Path, tmp_path: Path) ->
     assert "epoch 6/6" in done.stdout and "loss" in done.stdout
 
 
+@pytest.mark.timeout(180)
 def test_watch_follows_a_growing_log_until_the_run_ends(healthy_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "live"
     shutil.copytree(healthy_run, run_dir)
@@ -117,7 +118,12 @@ def test_watch_follows_a_growing_log_until_the_run_ends(healthy_run: Path, tmp_p
         text=True,
     )
     try:
-        time.sleep(2)
+        assert proc.stdout is not None
+        first = []
+        while not any("status" in line for line in first):  # the first frame is drawn
+            first.append(proc.stdout.readline())
+            assert first[-1], "watch ended before drawing a frame"
+        time.sleep(1)
         assert proc.poll() is None  # still watching a running run
         with metrics.open("ab") as f:
             f.write(b"".join(lines[10:]))
@@ -126,9 +132,9 @@ def test_watch_follows_a_growing_log_until_the_run_ends(healthy_run: Path, tmp_p
     finally:
         proc.kill()
     assert proc.returncode == 0, err
+    assert "running" in "".join(first)
     frames = out.split("-" * 40)
-    assert len(frames) >= 2
-    assert "running" in frames[0] and "completed" in frames[-1]
+    assert "completed" in frames[-1] and "epoch 6/6" in frames[-1]
 
 
 @pytest.mark.parametrize(
