@@ -153,3 +153,34 @@ def test_mistakes_are_one_line(tmp_path: Path, args: list[str], message: str) ->
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+
+
+@pytest.mark.timeout(180)
+def test_watch_on_a_terminal_draws_the_rich_panel_and_returns(healthy_run: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, MONITOR, "--watch", "--log_dir", str(healthy_run / "logs")],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    chunks = []
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the watcher exited
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        os.close(leader)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert "trainforge monitor" in screen and "completed" in screen and "╭" in screen

@@ -173,3 +173,42 @@ def test_webhook_url_must_be_http() -> None:
 
     with pytest.raises(ValidationError, match="http:// or https://"):
         MonitoringConfig.model_validate({"alerts": {"webhook_url": "file:///etc/passwd"}})
+
+
+def test_a_resumed_run_does_not_repeat_its_alerts(tmp_path: Path) -> None:
+    from trainforge.config import TrainConfig
+
+    loggers, monitor = open_logs(tmp_path)
+    log_steps(loggers, [1.0] * 25 + [200.0])
+    monitor.check()
+    loggers.close()
+    assert len(read_jsonl(tmp_path / "logs" / "alerts.jsonl")) == 1
+    # The same folder, reopened as a resume does: history and raised alerts are read back.
+    again = build_sinks(
+        LoggingConfig(tensorboard=False),
+        run_dir=tmp_path,
+        log_dir=tmp_path / "logs",
+        run_name="t",
+        config_dict={},
+    )
+    resumed = HealthMonitor.for_run(TrainConfig(), again, tmp_path / "logs", gpu=False)
+    again.extra.append(resumed)
+    for i in range(27, 60):
+        again.log(
+            {
+                "type": "step",
+                "step": i,
+                "epoch": 1,
+                "loss": 1.0,
+                "lr": 0.1,
+                "grad_norm": 500.0 if i == 50 else 1.0,
+                "data_wait": 0.0,
+            }
+        )
+    resumed.check()
+    again.close()
+    found = read_jsonl(tmp_path / "logs" / "alerts.jsonl")
+    assert [(a["rule"], a["step"]) for a in found] == [
+        ("exploding_gradients", 26),
+        ("exploding_gradients", 50),
+    ]
