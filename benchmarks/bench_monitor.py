@@ -3,7 +3,8 @@
 Writes a synthetic run folder (1,000,000 records, ~170 MB: step records with the writer's own
 encoding, a validation and an epoch record every 1,000 steps, a resource record every 500)
 and times each command as a user runs it (a fresh ``python training_monitor.py`` process,
-start-up included), plus the log reader alone in-process. Medians of ``--rounds`` rounds.
+start-up included), plus the log reader alone in-process and the cost of one live rule
+evaluation. Wall-clock and CPU seconds, medians of ``--rounds`` rounds.
 
     .venv/bin/python benchmarks/bench_monitor.py [--lines 1000000] [--rounds 3] [--keep DIR]
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import statistics
 import subprocess
@@ -112,10 +114,16 @@ def write_run(run: Path, lines: int) -> int:
     return path.stat().st_size
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system) seconds of a child process."""
+    before = os.times()
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = os.times()
+    cpu = after.children_user - before.children_user
+    cpu += after.children_system - before.children_system
+    return wall, cpu
 
 
 def main() -> None:
@@ -150,7 +158,7 @@ def main() -> None:
             ],
             "python start-up only": [sys.executable, "-c", "import trainforge.cli.main"],
         }
-        times: dict[str, list[float]] = {name: [] for name in commands}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         reader: list[float] = []
         from trainforge.monitor import read_log
 
@@ -161,12 +169,40 @@ def main() -> None:
             read_log(log)
             reader.append(time.perf_counter() - started)
         for name, values in times.items():
-            print(
-                f"{name:<22} median {statistics.median(values):.2f} s  (rounds: "
-                + ", ".join(f"{v:.2f}" for v in values)
-                + ")"
-            )
+            wall = statistics.median(v[0] for v in values)
+            cpu = statistics.median(v[1] for v in values)
+            rounds = ", ".join(f"{v[0]:.2f}" for v in values)
+            print(f"{name:<22} median {wall:.2f} s wall, {cpu:.2f} s CPU  (rounds: {rounds})")
         print(f"{'read_log in-process':<22} median {statistics.median(reader):.2f} s")
+        live_check_cost()
+
+
+def live_check_cost() -> None:
+    """What one live evaluation of every rule costs a run that has logged 10,000 step
+    records (the live monitor spaces evaluations so they stay under 5% of the run's time)."""
+    from trainforge.config.monitoring import RulesConfig
+    from trainforge.health import SeriesBuilder, evaluate
+
+    builder = SeriesBuilder()
+    for i in range(1, 10_001):
+        builder.add(
+            {
+                "type": "step",
+                "step": i,
+                "epoch": 1 + i // 500,
+                "loss": 1 / i,
+                "lr": 1e-3,
+                "grad_norm": 1.0,
+                "data_wait": 0.01,
+            }
+        )
+    rules = RulesConfig()
+    times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        evaluate(builder.build(), rules)
+        times.append(time.perf_counter() - started)
+    print(f"{'live check, 10k steps':<22} median {1000 * statistics.median(times):.1f} ms")
 
 
 if __name__ == "__main__":
