@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import urllib.error
-import urllib.request
 from typing import Any
 
 from trainforge.logging import encode_record
@@ -42,6 +40,9 @@ class WebhookSender:
         return out
 
     def _run(self) -> None:
+        import urllib.error
+        import urllib.request
+
         while True:
             payload = self._queue.get()
             if payload is _STOP:

@@ -117,7 +117,7 @@ def compare_html(figure: Any, runs: list[RunFolder], diffs: dict[str, list[Any]]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<title>trainforge: run comparison</title><style>body{font-family:system-ui,sans-serif;"
-        "margin:2em auto;max-width:1300px}table{border-collapse:collapse}td,th{border:1px solid "
+        "margin:2em auto;padding:0 1em;max-width:1300px}table{border-collapse:collapse}td,th{border:1px solid "
         "#ddd;padding:3px 8px;text-align:left;font-size:14px}img{max-width:100%}</style></head>"
         f"<body><h1>Run comparison</h1><img alt='curves' src='data:image/png;base64,{png}'>"
         f"<h2>Results</h2><table><tr><th>run</th>{head}</tr><tr><th>status, best</th>{finals}"

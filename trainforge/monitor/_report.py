@@ -28,7 +28,7 @@ from trainforge.monitor._run import (
 from trainforge.monitor._verdicts import Verdict, verdicts
 
 _STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1200px;color:#222}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ddd;padding:3px 8px;
 text-align:left;vertical-align:top;font-size:14px} th{background:#f4f4f4}
