@@ -47,6 +47,10 @@ class UsageError(TrainforgeError):
     """Command-line flags are invalid or contradict each other."""
 
 
+class LogError(TrainforgeError):
+    """A run's log cannot be read: missing, empty, or written by a newer trainforge."""
+
+
 def shown(value: object, limit: int = 60) -> str:
     """A value as it belongs in a one-line message: numpy and torch scalars as plain numbers
     (``inf``, not ``np.float64(inf)``), text quoted with its line breaks escaped, long values

@@ -60,6 +60,8 @@ def comparable(
     for record in records:
         if record["type"] == "event" and record.get("event") in BOOKKEEPING_EVENTS | ignore:
             continue
+        if record["type"] == "resources":  # wall-clock samples of the machine, not the run
+            continue
         kept = {k: v for k, v in record.items() if k not in VOLATILE}
         if isinstance(kept.get("metrics"), dict):
             kept["metrics"] = {k: v for k, v in kept["metrics"].items() if k not in VOLATILE}

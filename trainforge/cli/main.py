@@ -19,6 +19,10 @@ COMMANDS = {
     ),
     "verify-resume": ("trainforge.cli.verify_resume", "kill-and-resume check of a config"),
     "ckpt": ("trainforge.cli.ckpt", "checkpoints and model registry (checkpoint_manager.py)"),
+    "monitor": (
+        "trainforge.cli.monitor",
+        "watch a run, diagnose it, plot its curves, compare runs (training_monitor.py)",
+    ),
     "config": (
         "trainforge.cli.config_cmd",
         "print the config JSON Schema or validate a config file",

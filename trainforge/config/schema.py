@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from trainforge.config.metrics import Mode, metric_direction
+from trainforge.config.monitoring import MonitoringConfig
 from trainforge.errors import ConfigError
 
 
@@ -333,6 +334,10 @@ class TrainConfig(Section):
     checkpointing: CheckpointingConfig = Field(default_factory=CheckpointingConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     reproducibility: ReproducibilityConfig = Field(default_factory=ReproducibilityConfig)
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig,
+        description="Live health rules, resource records and alert sinks (training monitor).",
+    )
     provenance: dict[str, Any] | None = Field(
         None, description="Free-form record of where this config came from (study, trial, run)."
     )

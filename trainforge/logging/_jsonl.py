@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.logging._files import AppendFile
-
-SCHEMA_VERSION = 1
+from trainforge.logging.schema import SCHEMA_VERSION, check_version
 
 _NONFINITE = "nonfinite"
 
@@ -103,6 +102,8 @@ def read_jsonl_from(
 ) -> tuple[list[dict[str, Any]], int]:
     """Records of complete lines from byte ``offset`` on, and the offset to continue from.
 
+    A record of a newer ``schema_version`` than this trainforge reads raises LogError.
+
     For tailing a live log: a final line without its newline is still being written (or was
     torn by a kill), so it is left for the next call. Lines that are not JSON are skipped
     unless ``strict``, which raises ValueError naming the file and line offset.
@@ -120,10 +121,13 @@ def read_jsonl_from(
         if not raw.strip():
             continue
         try:
-            records.append(decode_line(raw))
+            record = decode_line(raw)
         except ValueError as exc:
             if strict:
                 raise ValueError(f"{p}: byte {line_at}: not a JSON record ({exc})") from None
+            continue
+        check_version(record.get("schema_version"), str(p))
+        records.append(record)
     return records, offset + end
 
 

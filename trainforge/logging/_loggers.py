@@ -63,6 +63,14 @@ class Loggers:
         """Record an anomaly in alerts.jsonl and say it in train.log (and on the console)."""
         record = self.alerts.alert(rule, message, level=level, step=step, epoch=epoch, **fields)
         self.text.log(record)
+        # Sinks that forward alerts (the health monitor's webhook) see every one of them.
+        for sink in list(self.extra):
+            on_alert = getattr(sink, "on_alert", None)
+            if callable(on_alert):
+                try:
+                    on_alert(record)
+                except Exception as exc:
+                    self._drop(sink, exc)
         return record
 
     def info(self, message: str) -> None:

@@ -87,7 +87,8 @@ def format_record(record: dict[str, Any], total_epochs: int | None = None) -> st
         head = f"event {record.get('event', '?')}" + (f" ({where})" if where else "")
         return f"{head}: {text}" if text else head
     if kind == "alert":
-        return f"[{record.get('rule', '?')}] {record.get('message', '')}"
+        fix = f"; fix: {record['fix']}" if record.get("fix") else ""
+        return f"[{record.get('rule', '?')}] {record.get('message', '')}{fix}"
     return None
 
 

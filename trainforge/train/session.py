@@ -170,7 +170,7 @@ class RunSession:
         if not self.dist.is_main:
             loggers = distributed.SilentLoggers()
         else:
-            loggers = build_sinks(
+            sinks = build_sinks(
                 cfg.logging,
                 run_dir=self.run_dir,
                 log_dir=self.folder.log_dir,
@@ -179,6 +179,15 @@ class RunSession:
                 resume=resume_logs,
                 echo=True,
             )
+            if cfg.monitoring.enabled:
+                from trainforge.health import HealthMonitor
+
+                sinks.extra.append(
+                    HealthMonitor.for_run(
+                        cfg, sinks, self.folder.log_dir, gpu=device.type == "cuda"
+                    )
+                )
+            loggers = sinks
         self.loggers = loggers
         self.folder.write_config(dump_config(cfg))
         self.folder.write_requirements()

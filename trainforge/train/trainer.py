@@ -21,6 +21,7 @@ from torch import nn
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig
 from trainforge.errors import CheckpointError
+from trainforge.health.rules import FIX_NONFINITE
 from trainforge.models import parameter_count
 from trainforge.train import checkpointing
 from trainforge.train.accumulation import window_sample_count
@@ -491,8 +492,11 @@ class Trainer:
         self.log.alert(
             "nonfinite",
             f"{what} (loss={loss}, grad_norm={grad_norm}); nan_policy: {policy}",
+            level="error" if policy == "stop" else "warning",
             step=pos.global_step,
             epoch=pos.epoch + 1,
+            evidence={"loss": str(loss), "grad_norm": str(grad_norm)},
+            fix=FIX_NONFINITE,
         )
         self.optimizer.zero_grad(set_to_none=True)
         if policy == "skip":

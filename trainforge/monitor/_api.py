@@ -1,0 +1,61 @@
+"""The monitor's commands as functions: each writes one file and returns what it found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainforge._fileio import atomic_write_text
+from trainforge.errors import UsageError
+from trainforge.monitor import _plots
+from trainforge.monitor._compare import compare as _compare
+from trainforge.monitor._compare import compare_html, differences_text
+from trainforge.monitor._logfile import RunLog, read_log
+from trainforge.monitor._report import analyze as _analyze
+from trainforge.monitor._verdicts import Verdict
+
+
+def plot_curves(log_file: str | Path, output: str | Path) -> RunLog:
+    """Learning curves of ``log_file`` (a metrics.json) as a PNG at ``output``."""
+    output = _output(output, (".png",), "--plot_curves")
+    log = read_log(log_file)
+    figure = _plots.draw(
+        _plots.curve_panels(log.series), title=str(Path(log_file).parent.parent.name)
+    )
+    _plots.save_png(figure, output)
+    return log
+
+
+def analyze(run_dir: str | Path, output: str | Path) -> list[Verdict]:
+    """The HTML diagnostics report of ``run_dir`` at ``output``; returns its verdicts."""
+    output = _output(output, (".html", ".htm"), "--analyze")
+    page, judged = _analyze(run_dir)
+    atomic_write_text(output, page)
+    return judged
+
+
+def compare(runs: list[str | Path], output: str | Path) -> str:
+    """Overlaid curves of ``runs`` as HTML (with the config differences) or PNG; returns the
+    differences as text."""
+    output = _output(output, (".html", ".htm", ".png"), "--compare")
+    figure, folders, diffs = _compare([Path(r) for r in runs])
+    if output.suffix.lower() == ".png":
+        _plots.save_png(figure, output)
+    else:
+        atomic_write_text(output, compare_html(figure, folders, diffs))
+    return differences_text(folders, diffs)
+
+
+def _output(output: str | Path, suffixes: tuple[str, ...], mode: str) -> Path:
+    path = Path(output)
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(
+            f"{mode} writes {' or '.join(suffixes)}; got --output {path} (use e.g. "
+            f"{path.with_suffix(suffixes[0]).name})"
+        )
+    if path.is_dir():
+        raise UsageError(
+            f"--output {path} is a folder; name a file such as {path / ('report' + suffixes[0])}"
+        )
+    if not path.parent.exists():
+        raise UsageError(f"--output folder {path.parent} does not exist; create it first")
+    return path
