@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import digits_config
+from monitor_testing import digits_config
 from PIL import Image
 
 import trainforge
