@@ -28,8 +28,9 @@ from trainforge.config import load_config
 from trainforge.errors import CheckpointError, DataError, UsageError
 from trainforge.models import build_model
 from trainforge.train.optim import build_optimizer
-from trainforge.train.seeding import capture_rng_state
-from trainforge.train.trackers import BestTracker, EarlyStopping, TopK
+from trainforge.train.position import LoopPosition
+from trainforge.train.seeding import RNGState
+from trainforge.train.trackers import BestTracker, EarlyStopping, TopK, Trackers
 
 _SHOWN = 5
 
@@ -201,29 +202,18 @@ def _full_state(
     optimizer_file: str | Path | None,
 ) -> dict[str, Any]:
     es, ck = cfg.early_stopping, cfg.checkpointing
-    monitors = ck.monitors
     return {
         "model": network.state_dict(),
         "optimizer": optimizer,
         "scheduler": {"factor": 1.0, "plateau_best": None, "plateau_wait": 0},
         "scaler": {},
-        "trainer": {
-            "epoch": epoch,
-            "batch_in_epoch": 0,
-            "global_step": step,
-            "micro_step": 0,
-            "totals": {"loss_sum": 0.0, "correct": 0.0, "samples": 0, "seconds": 0.0},
-            "consecutive_skips": 0,
-            "stop_reason": None,
-        },
-        "rng": capture_rng_state(),
-        "trackers": {
-            "early_stopping": EarlyStopping(
-                es.metric, es.mode or "min", es.patience, es.min_delta
-            ).state_dict(),
-            "best": BestTracker({m: ck.mode or "min" for m in monitors}).state_dict(),
-            "top_k": TopK(ck.keep_top_k, ck.mode or "min").state_dict(),
-        },
+        "trainer": LoopPosition(epoch=epoch, global_step=step).state_dict(),
+        "rng": RNGState().state_dict(),
+        "trackers": Trackers(
+            EarlyStopping(es.metric, es.mode or "min", es.patience, es.min_delta),
+            BestTracker({m: ck.mode or "min" for m in ck.monitors}),
+            TopK(ck.keep_top_k, ck.mode or "min"),
+        ).state_dict(),
         "metrics": {},
         "config": cfg.model_dump(mode="json"),
         "input_spec": data.spec.to_dict(),

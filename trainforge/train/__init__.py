@@ -1,0 +1,64 @@
+"""The training layer: ``fit`` and what its callers (the CLI, the tuner) need around it.
+
+Public names: ``fit``, ``Hook``, ``RunState``, ``RunResult``, ``StopReason``,
+``TrainingDiverged`` and the documented exit codes. They load lazily, so that importing one
+small module of this package (the checkpoint manager uses ``train.optim``) does not import
+the data sources (scikit-learn, pandas) that ``fit`` needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "fit": "trainforge.train.fit",
+    "Hook": "trainforge.train.hooks",
+    "RunState": "trainforge.train.hooks",
+    "RunResult": "trainforge.train.result",
+    "StopReason": "trainforge.train.result",
+    "TrainingDiverged": "trainforge.train.result",
+    "EXIT_OK": "trainforge.train.result",
+    "EXIT_FAILED": "trainforge.train.result",
+    "EXIT_USAGE": "trainforge.train.result",
+    "EXIT_DIVERGED": "trainforge.train.result",
+    "EXIT_STOPPED_BY_HOOK": "trainforge.train.result",
+    "EXIT_SIGNAL_BASE": "trainforge.train.result",
+}
+
+if TYPE_CHECKING:
+    from trainforge.train.fit import fit
+    from trainforge.train.hooks import Hook, RunState
+    from trainforge.train.result import (
+        EXIT_DIVERGED,
+        EXIT_FAILED,
+        EXIT_OK,
+        EXIT_SIGNAL_BASE,
+        EXIT_STOPPED_BY_HOOK,
+        EXIT_USAGE,
+        RunResult,
+        StopReason,
+        TrainingDiverged,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'trainforge.train' has no attribute {name!r}")
+
+
+__all__ = [
+    "EXIT_DIVERGED",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_SIGNAL_BASE",
+    "EXIT_STOPPED_BY_HOOK",
+    "EXIT_USAGE",
+    "Hook",
+    "RunResult",
+    "RunState",
+    "StopReason",
+    "TrainingDiverged",
+    "fit",
+]

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
 from trainforge.checkpoint.format import save_checkpoint
 from trainforge.config import Mode, TrainConfig, metric_direction
-from trainforge.train.counters import EpochTotals
-from trainforge.train.distributed import unwrap
-from trainforge.train.seeding import capture_rng_state, restore_rng_state
-
-if TYPE_CHECKING:
-    from trainforge.train.trainer import Trainer
 
 
 def mode_of(cfg: TrainConfig, metric: str) -> Mode:
@@ -36,13 +31,8 @@ def top_k_name(epoch: int, step: int, metric: str, value: float, *, mid_epoch: b
 
 
 def role(name: str) -> str:
-    """The key a file is known by in RunResult.checkpoints."""
-    stem = name[: -len(".pth")]
-    if stem == "best":
-        return "best"
-    if stem == "last":
-        return "last"
-    return stem
+    """The key a file is known by in RunResult.checkpoints: its name without ``.pth``."""
+    return name.removesuffix(".pth")
 
 
 def write(state: dict[str, Any], path: Path) -> Path:
@@ -73,65 +63,48 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def build_state(t: Trainer) -> dict[str, Any]:
-    model = unwrap(t.model)  # torch.compile and DDP wrappers: the same keys as a plain run
+class Stateful(Protocol):
+    """A part of the training state: a model, an optimizer, the schedule, the position..."""
+
+    def state_dict(self) -> Any: ...
+
+    def load_state_dict(self, state: Any, /) -> Any: ...
+
+
+def parts_state(parts: Mapping[str, Stateful]) -> dict[str, Any]:
+    """The checkpoint entries of the parts: ``{name: part.state_dict()}``."""
+    return {name: part.state_dict() for name, part in parts.items()}
+
+
+def load_parts(parts: Mapping[str, Stateful], state: Mapping[str, Any]) -> None:
+    """Restore every part from its entry, in the order of ``parts`` (put the RNG last)."""
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+
+
+def run_record(
+    cfg: TrainConfig,
+    spec: Any,
+    loss_fn: Any,
+    lineage: dict[str, Any],
+    logs: dict[str, Any],
+    run_dir: Path | None,
+) -> dict[str, Any]:
+    """What a checkpoint says about its run besides the training state: the config, the input
+    spec, lineage, log offsets, where and with what it was written. Read, never restored."""
     return {
-        "model": model.state_dict(),
-        "optimizer": t.optimizer.state_dict(),
-        "scheduler": t.schedule.state_dict(),
-        "scaler": t.precision.state_dict(),
-        "trainer": {
-            "epoch": t.epoch,
-            "batch_in_epoch": t.batch_in_epoch,
-            "global_step": t.global_step,
-            "micro_step": 0,
-            "totals": t.totals.as_dict(),
-            "consecutive_skips": t.consecutive_skips,
-            "stop_reason": t.stop_reason,
-            # batch_in_epoch counts this world size's (sharded) batches
-            "world_size": t.dist.world_size,
-        },
-        "rng": capture_rng_state(),
-        "trackers": {
-            "early_stopping": t.early_stopping.state_dict(),
-            "best": t.best.state_dict(),
-            "top_k": t.top_k.state_dict(),
-        },
-        "metrics": dict(t.metrics),
         # The resolved loss weights (class_weights: auto depends on the training split's class
         # counts), so evaluation reports the same loss as validation.
-        "loss": {"class_weights": _class_weights_of(t.loss_fn)},
-        "config": t.cfg.model_dump(mode="json"),
-        "input_spec": t.spec.to_dict(),
-        "lineage": dict(t.lineage),
-        "logs": t.log.positions(),
-        "run_dir": str(t.run_dir.resolve()) if t.run_dir is not None else None,
+        "loss": {"class_weights": _class_weights_of(loss_fn)},
+        "config": cfg.model_dump(mode="json"),
+        "input_spec": spec.to_dict(),
+        "lineage": dict(lineage),
+        "logs": logs,
+        "run_dir": str(run_dir.resolve()) if run_dir is not None else None,
         "created": time.time(),
         "torch_version": str(torch.__version__),
         "num_threads": torch.get_num_threads(),
     }
-
-
-def restore_state(t: Trainer, state: dict[str, Any]) -> None:
-    """Restore everything; the RNG last, so nothing after it draws random numbers."""
-    unwrap(t.model).load_state_dict(state["model"])
-    t.optimizer.load_state_dict(state["optimizer"])
-    t.schedule.load_state_dict(state["scheduler"])
-    t.precision.load_state_dict(state["scaler"])
-    tr = state["trainer"]
-    t.epoch = int(tr["epoch"])
-    t.batch_in_epoch = int(tr["batch_in_epoch"])
-    t.global_step = int(tr["global_step"])
-    t.totals = EpochTotals(**tr["totals"])
-    t.consecutive_skips = int(tr.get("consecutive_skips", 0))
-    trackers = state["trackers"]
-    t.early_stopping.load_state_dict(trackers["early_stopping"])
-    t.best.load_state_dict(trackers["best"])
-    t.top_k.load_state_dict(trackers["top_k"])
-    t.metrics = {k: float(v) for k, v in state.get("metrics", {}).items()}
-    if t.batch_in_epoch >= t.n_batches:  # saved after the last step but before the epoch closed
-        t.batch_in_epoch = t.n_batches
-    restore_rng_state(state["rng"])
 
 
 def _class_weights_of(loss_fn: Any) -> list[float] | None:

@@ -44,3 +44,20 @@ class Window:
     start: float = field(default_factory=time.perf_counter)
     samples: int = 0
     data_wait: float = 0.0
+
+    def restart(self) -> None:
+        """Begin the next window (after a step record is written)."""
+        self.start = time.perf_counter()
+        self.samples = 0
+        self.data_wait = 0.0
+
+
+class LatestMetrics(dict[str, float]):
+    """The latest value of every train and validation metric (``"metrics"`` in a checkpoint)."""
+
+    def state_dict(self) -> dict[str, float]:
+        return dict(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.clear()
+        self.update({str(k): float(v) for k, v in state.items()})

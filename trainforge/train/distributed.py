@@ -24,17 +24,11 @@ import torch
 from torch import nn
 
 from trainforge.errors import TrainforgeError
+from trainforge.train.result import StopReason
 
-# Stop reasons that ranks must agree on, weakest first: the all-reduced maximum wins, so a
-# signal seen by any rank stops them all, with the same exit code.
-STOP_REASONS = (
-    "max_steps",
-    "early_stopping",
-    "hook",
-    "signal:SIGUSR1",
-    "signal:SIGINT",
-    "signal:SIGTERM",
-)
+# Stop reasons in the order ranks agree on them, weakest first: the all-reduced maximum wins,
+# so a signal seen by any rank stops them all, with the same exit code.
+STOP_REASONS = tuple(StopReason)
 
 
 @dataclass
@@ -65,11 +59,11 @@ class DistContext:
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
         return [float(v) for v in t.tolist()]
 
-    def agree_stop(self, reason: str | None) -> str | None:
+    def agree_stop(self, reason: StopReason | None) -> StopReason | None:
         """The strongest stop reason any rank holds (see STOP_REASONS), the same on all ranks."""
         if not self.enabled:
             return reason
-        code = STOP_REASONS.index(reason) + 1 if reason in STOP_REASONS else 0
+        code = STOP_REASONS.index(reason) + 1 if reason is not None else 0
         # nccl has no MAX over int on every version; a float64 tensor is fine for 0..6
         t = torch.tensor([float(code)], dtype=torch.float64, device=self.device)
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)

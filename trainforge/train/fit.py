@@ -76,9 +76,9 @@ def fit(
         try:
             trainer = setup.build(model, train_data, val_data, hooks, device, fast_dev_run)
             for path, reason in skipped:
-                setup.loggers.text.warning(resuming.skipped_warning(path, reason))
+                trainer.log.text.warning(resuming.skipped_warning(path, reason))
             for key, (old, new) in changes.items():
-                setup.loggers.text.info(f"resume: {key} changed from {old!r} to {new!r}")
+                trainer.log.text.info(f"resume: {key} changed from {old!r} to {new!r}")
             return setup.run(trainer)
         finally:
             setup.close()

@@ -27,7 +27,7 @@ class Hook:
         """After each optimizer step; ``state.metrics`` holds ``loss`` and ``lr``."""
 
     def on_validation(self, state: RunState) -> bool | None:
-        """After each validation; return True to stop the run (recorded as ``stopped_by_hook``)."""
+        """After each validation; return True to stop the run (its stop reason is ``"hook"``)."""
         return None
 
     def on_checkpoint(self, path: Path, state: RunState) -> None:

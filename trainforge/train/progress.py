@@ -10,16 +10,23 @@ import time
 from typing import Any
 
 
-class EpochProgress:
-    enabled_default: bool | None = None  # set by fit() from logging.progress_bar
+def bar_enabled(setting: bool | str, *, is_main: bool = True) -> bool:
+    """Whether a run shows the bar: ``logging.progress_bar`` (``auto``: only on a terminal);
+    never on the other ranks of a data-parallel run."""
+    if not is_main:
+        return False
+    if setting == "auto":
+        return sys.stderr.isatty()
+    return setting in (True, "on")
 
-    def __init__(self, log: Any, epoch: int, epochs: int, total: int) -> None:
+
+class EpochProgress:
+    """One epoch's bar; ``enabled`` comes from ``bar_enabled`` (each run decides its own)."""
+
+    def __init__(self, epoch: int, epochs: int, total: int, *, enabled: bool) -> None:
         self._bar: Any = None
         self._task: Any = None
         self._start = time.perf_counter()
-        enabled = EpochProgress.enabled_default
-        if enabled is None:
-            enabled = sys.stderr.isatty()
         if not enabled or total <= 0:
             return
         from rich.console import Console

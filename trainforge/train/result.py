@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,13 +17,38 @@ EXIT_STOPPED_BY_HOOK = 4
 EXIT_SIGNAL_BASE = 128  # + signal number: 130 SIGINT, 143 SIGTERM, 138 SIGUSR1
 
 
+class StopReason(enum.Enum):
+    """Why the loop stopped. The value is what metadata.json, the logs and
+    ``RunResult.stop_reason`` record; the order is the strength data-parallel ranks agree on
+    (the strongest any rank holds wins, so a signal seen by one rank stops them all)."""
+
+    EPOCHS_DONE = "epochs_done"
+    MAX_STEPS = "max_steps"
+    EARLY_STOPPING = "early_stopping"
+    HOOK = "hook"
+    SIGUSR1 = "signal:SIGUSR1"
+    SIGINT = "signal:SIGINT"
+    SIGTERM = "signal:SIGTERM"
+
+    @classmethod
+    def for_signal(cls, name: str) -> StopReason:
+        """``"SIGTERM"`` -> ``StopReason.SIGTERM``."""
+        return cls(f"signal:{name}")
+
+    @property
+    def signal_name(self) -> str | None:
+        """``"SIGTERM"`` for ``StopReason.SIGTERM``; None for the reasons that are no signal."""
+        prefix, _, name = self.value.partition(":")
+        return name if prefix == "signal" else None
+
+
 @dataclass
 class RunResult:
     run_dir: Path
     status: str  # completed | stopped | failed
-    stop_reason: (
-        str | None
-    )  # epochs_done | max_steps | early_stopping | hook | signal:SIGTERM | nonfinite
+    # a StopReason value (epochs_done, max_steps, early_stopping, hook, signal:SIGTERM, ...),
+    # or "nonfinite" / "error" for a run that failed
+    stop_reason: str | None
     epochs_completed: int
     global_step: int
     best_metric: str

@@ -24,6 +24,7 @@ import torch
 from trainforge.errors import CheckpointError
 
 __all__ = [
+    "RNGState",
     "capture_rng_state",
     "configure_determinism",
     "derive_seed",
@@ -151,6 +152,17 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     if cuda_states and torch.cuda.is_available():
         for index in range(min(len(cuda_states), torch.cuda.device_count())):
             torch.cuda.set_rng_state(cuda_states[index].cpu(), index)
+
+
+class RNGState:
+    """Every random generator as one checkpoint part (``"rng"``); restore it last, so that
+    nothing restored after it draws random numbers."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return capture_rng_state()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        restore_rng_state(state)
 
 
 def derive_seed(*parts: SupportsIndex) -> int:

@@ -26,7 +26,8 @@ from trainforge.train.checkpointing import role
 from trainforge.train.counters import Limits
 from trainforge.train.device import resolve_device
 from trainforge.train.hooks import Hook
-from trainforge.train.progress import EpochProgress
+from trainforge.train.ports import RunData, RunFolderLike, RunLog
+from trainforge.train.progress import bar_enabled
 from trainforge.train.result import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -34,6 +35,7 @@ from trainforge.train.result import (
     EXIT_SIGNAL_BASE,
     EXIT_STOPPED_BY_HOOK,
     RunResult,
+    StopReason,
     TrainingDiverged,
 )
 from trainforge.train.run_folder import RunFolder
@@ -66,7 +68,7 @@ class RunSession:
         self.started = time.time()
         same_folder = ckpt is not None and same_run(ckpt, ckpt_path, out_dir)
         self.run_dir = out_dir
-        self.folder: Any
+        self.folder: RunFolderLike
         if self.dist.is_main:
             try:
                 self.folder = RunFolder(
@@ -84,7 +86,7 @@ class RunSession:
                 out_dir, cfg.checkpointing.save_dir, cfg.logging.log_dir
             )
         distributed.check_peers(self.dist, failed=False)
-        self.loggers: Any = None
+        self.loggers: RunLog | None = None
         self.argv = argv if argv is not None else list(sys.argv)
         self.same_folder = same_folder
 
@@ -135,13 +137,11 @@ class RunSession:
             if not self.same_folder and self.ckpt_path is not None and self.dist.is_main:
                 source = Path(self.ckpt.get("run_dir") or self.ckpt_path.parent.parent)
                 resuming.copy_history(source, self.run_dir, resume_logs, cfg.logging.log_dir)
-        bar = cfg.logging.progress_bar
-        EpochProgress.enabled_default = None if bar in ("auto",) else bar in (True, "on")
+        loggers: RunLog
         if not self.dist.is_main:
-            EpochProgress.enabled_default = False
-            self.loggers = distributed.SilentLoggers()
+            loggers = distributed.SilentLoggers()
         else:
-            self.loggers = build_sinks(
+            loggers = build_sinks(
                 cfg.logging,
                 run_dir=self.run_dir,
                 log_dir=self.folder.log_dir,
@@ -150,6 +150,7 @@ class RunSession:
                 resume=resume_logs,
                 echo=True,
             )
+        self.loggers = loggers
         self.folder.write_config(dump_config(cfg))
         self.folder.write_requirements()
         self._write_start_metadata(lineage, device, fast_dev_run, notices)
@@ -158,45 +159,48 @@ class RunSession:
             model,
             data,
             device,
-            self.loggers,
+            loggers,
             self.folder.checkpoint_dir,
             lineage=lineage,
             hooks=hooks,
             limits=FAST_DEV_RUN if fast_dev_run else None,
             run_dir=self.run_dir,
             dist=self.dist,
+            progress_bar=bar_enabled(cfg.logging.progress_bar, is_main=self.dist.is_main),
         )
         if self.ckpt is not None:
             trainer.load_state_dict(self.ckpt)
             trainer.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
-            _warn_if_not_exact(self.ckpt, self.loggers, self.dist.world_size)
+            _warn_if_not_exact(self.ckpt, loggers, self.dist.world_size)
             checkpointing.remove_stale_temp_files(self.folder.checkpoint_dir)
         precision_notice = trainer.precision.notice()
         for notice in [*notices, *([precision_notice] if precision_notice else [])]:
-            self.loggers.text.info(notice)
+            loggers.text.info(notice)
         self._log_start(trainer, device)
         return trainer
 
     def run(self, trainer: Trainer) -> RunResult:
         status, exit_code, error = "completed", EXIT_OK, None
-        reason = None
         try:
-            reason = trainer.run()
+            stopped = trainer.run()
         except TrainingDiverged as exc:
             status, exit_code, error, reason = "failed", EXIT_DIVERGED, str(exc), "nonfinite"
-            self.loggers.text.error(str(exc))
+            trainer.log.text.error(str(exc))
         except KeyboardInterrupt:
-            status, exit_code, reason = "stopped", EXIT_SIGNAL_BASE + 2, "signal:SIGINT"
+            status, exit_code = "stopped", EXIT_SIGNAL_BASE + 2
+            reason = StopReason.SIGINT.value
             self._finish(trainer, status, reason, exit_code, "aborted by a second SIGINT")
             raise
         except BaseException as exc:
             self._finish(trainer, "failed", "error", EXIT_FAILED, f"{type(exc).__name__}: {exc}")
             raise
-        if reason and reason.startswith("signal:"):
-            status = "stopped"
-            exit_code = EXIT_SIGNAL_BASE + (trainer.signals.signum or 15)
-        elif reason == "hook":
-            status, exit_code = "stopped", EXIT_STOPPED_BY_HOOK
+        else:
+            reason = stopped.value
+            if stopped.signal_name is not None:
+                status = "stopped"
+                exit_code = EXIT_SIGNAL_BASE + (trainer.signals.signum or 15)
+            elif stopped is StopReason.HOOK:
+                status, exit_code = "stopped", EXIT_STOPPED_BY_HOOK
         result = self._finish(trainer, status, reason, exit_code, error)
         if isinstance(error, str):
             raise TrainingDiverged(error)
@@ -233,9 +237,9 @@ class RunSession:
             best_metric={"name": first, "value": result.best_value},
             best_metrics=result.best_metrics,
             final_metrics=result.final_metrics,
-            early_stopped=reason == "early_stopping",
+            early_stopped=reason == StopReason.EARLY_STOPPING.value,
         )
-        self.loggers.log(
+        trainer.log.log(
             {
                 "type": "event",
                 "event": "end",
@@ -248,7 +252,7 @@ class RunSession:
         summary = ", ".join(
             f"{k} {v:.4f}" for k, v in result.final_metrics.items() if k.startswith("val_")
         )
-        self.loggers.text.info(
+        trainer.log.text.info(
             f"run {status} ({reason}) after {trainer.epoch} epoch(s), "
             f"{trainer.global_step} steps, {result.duration_s:.1f} s; {summary}"
         )
@@ -326,7 +330,7 @@ class RunSession:
         train = trainer.data.train
         n_train = getattr(train, "total_samples", train.num_samples)
         per_rank = f" ({train.num_samples} per rank)" if self.dist.enabled else ""
-        self.loggers.metrics.log(
+        trainer.log.metrics.log(
             {
                 "type": "event",
                 "event": event,
@@ -339,7 +343,7 @@ class RunSession:
                 "val_samples": trainer.data.val.num_samples if trainer.data.val else 0,
             }
         )
-        self.loggers.text.info(
+        trainer.log.text.info(
             f"{event} {self.run_dir}: {self.cfg.model.architecture} ({params:,} parameters) on "
             f"{device}, {n_train} train{per_rank} / "
             f"{trainer.data.val.num_samples if trainer.data.val else 0} val samples, "
@@ -364,7 +368,7 @@ def _existing_checkpoints(folder: Path) -> dict[str, Path]:
     return {role(p.name): p for p in sorted(folder.glob("*.pth"))}
 
 
-def _check_monitored_metrics(cfg: TrainConfig, data: Any) -> None:
+def _check_monitored_metrics(cfg: TrainConfig, data: RunData) -> None:
     available = available_metrics(data.spec.task, data.spec.num_classes or 0)
     wanted = [("checkpointing.monitor", m) for m in cfg.checkpointing.monitors]
     if cfg.early_stopping.enabled:
@@ -390,7 +394,7 @@ def available_metrics(task: str, num_classes: int) -> list[str]:
     return [f"val_{m}" for m in base] + train
 
 
-def _warn_if_not_exact(ckpt: dict[str, Any], loggers: Any, world_size: int = 1) -> None:
+def _warn_if_not_exact(ckpt: dict[str, Any], loggers: RunLog, world_size: int = 1) -> None:
     saved_world = int(ckpt["trainer"].get("world_size", 1))
     if saved_world != 1 or world_size != 1:
         # bit-exact resume is a single-process promise: DDP sums gradients in a different order

@@ -108,3 +108,24 @@ class TopK:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.entries = [(str(n), float(v)) for n, v in state["entries"]]
+
+
+@dataclass
+class Trackers:
+    """The run's three trackers, saved and restored together (``"trackers"`` in a checkpoint)."""
+
+    early_stopping: EarlyStopping
+    best: BestTracker
+    top_k: TopK
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "early_stopping": self.early_stopping.state_dict(),
+            "best": self.best.state_dict(),
+            "top_k": self.top_k.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.early_stopping.load_state_dict(state["early_stopping"])
+        self.best.load_state_dict(state["best"])
+        self.top_k.load_state_dict(state["top_k"])

@@ -1,7 +1,9 @@
 """The training loop: epochs of optimizer steps, validations and checkpoints, top to bottom.
 
-Everything a resumed run needs lives in ``Trainer.state_dict()``; saves happen only at
-optimizer-step boundaries, so the gradient-accumulation position in a checkpoint is always 0.
+The trainer is made of parts that each save and restore their own state (model, optimizer,
+schedule, scaler, loop position, trackers, metrics, RNG): a checkpoint is the dict of their
+``state_dict()``s plus a record of the run. Saves happen only at optimizer-step boundaries,
+so the gradient-accumulation position in a checkpoint is always 0.
 """
 
 from __future__ import annotations
@@ -21,19 +23,25 @@ from trainforge.config import TrainConfig
 from trainforge.errors import CheckpointError
 from trainforge.train import checkpointing
 from trainforge.train.accumulation import window_sample_count
-from trainforge.train.counters import EpochTotals, Limits, Rollback, Window
+from trainforge.train.counters import LatestMetrics, Limits, Rollback, Window
 from trainforge.train.device import Precision
-from trainforge.train.distributed import DistContext
+from trainforge.train.distributed import DistContext, unwrap
 from trainforge.train.hooks import Hook, RunState
 from trainforge.train.losses import build_loss
 from trainforge.train.nonfinite import step_verdict
 from trainforge.train.optim import build_optimizer, set_lr
+from trainforge.train.ports import RunData, RunLog
+from trainforge.train.position import LoopPosition
 from trainforge.train.progress import EpochProgress
-from trainforge.train.result import TrainingDiverged
+from trainforge.train.result import StopReason, TrainingDiverged
 from trainforge.train.schedule import LRSchedule
+from trainforge.train.seeding import RNGState
 from trainforge.train.signals import StopSignals
-from trainforge.train.trackers import BestTracker, EarlyStopping, TopK
+from trainforge.train.trackers import BestTracker, EarlyStopping, TopK, Trackers
 from trainforge.train.validation import run_validation
+
+# Checkpoint files a validation earned, and those it displaced from the top k.
+Saves = tuple[list[str], list[str]]
 
 
 class Trainer:
@@ -41,9 +49,9 @@ class Trainer:
         self,
         cfg: TrainConfig,
         model: nn.Module,
-        data: Any,
+        data: RunData,
         device: torch.device,
-        loggers: Any,
+        loggers: RunLog,
         checkpoint_dir: Path,
         *,
         lineage: dict[str, Any],
@@ -51,6 +59,7 @@ class Trainer:
         limits: Limits | None = None,
         run_dir: Path | None = None,
         dist: DistContext | None = None,
+        progress_bar: bool = False,
     ) -> None:
         self.cfg = cfg
         self.model = model
@@ -63,6 +72,7 @@ class Trainer:
         self.limits = limits or Limits()
         self.run_dir = run_dir
         self.dist = dist or DistContext()
+        self.progress_bar = progress_bar
         self.spec = data.spec
         self.classification = self.spec.task == "classification"
 
@@ -81,58 +91,70 @@ class Trainer:
             self.spec.task, t, data.class_counts, self.spec.num_classes, device
         )
         es = cfg.early_stopping
-        self.early_stopping = EarlyStopping(es.metric, es.mode or "min", es.patience, es.min_delta)
         ck = cfg.checkpointing
         self.monitors = ck.monitors
-        self.best = BestTracker({m: checkpointing.mode_of(cfg, m) for m in self.monitors})
-        self.top_k = TopK(ck.keep_top_k, ck.mode or "min")
+        self.trackers = Trackers(
+            EarlyStopping(es.metric, es.mode or "min", es.patience, es.min_delta),
+            BestTracker({m: checkpointing.mode_of(cfg, m) for m in self.monitors}),
+            TopK(ck.keep_top_k, ck.mode or "min"),
+        )
+        self.pos = LoopPosition(world_size=self.dist.world_size)
+        self.metrics = LatestMetrics()
+        self.rng = RNGState()
         self.signals = StopSignals()
 
-        # Position: the epoch in progress (0-based), batches of it consumed, optimizer steps.
-        self.epoch = 0
-        self.batch_in_epoch = 0
-        self.global_step = 0
-        self.totals = EpochTotals()
-        self.consecutive_skips = 0
-        self.metrics: dict[str, float] = {}
-        self.stop_reason: str | None = None
         self.last_saved: Path | None = None
-        self.saved: dict[str, Path] = {}
+        self._last_step: dict[str, float] | None = None  # loss, lr, grad_norm of the last step
         self._last_save_time = time.monotonic()
         self._validated_at = -1
-        # While an epoch closes, best/top-k saves wait for its epoch record (see end_epoch).
-        self._deferred: list[str] | None = None
-        self._deferred_deletes: list[str] = []
         self._rollbacks = 0
 
+    # Read-only views for the session and the hooks.
+    @property
+    def epoch(self) -> int:
+        return self.pos.epoch
+
+    @property
+    def global_step(self) -> int:
+        return self.pos.global_step
+
+    @property
+    def best(self) -> BestTracker:
+        return self.trackers.best
+
     # ----------------------------------------------------------------------------- the loop
-    def run(self) -> str:
-        """Train until done; returns the stop reason."""
+    def run(self) -> StopReason:
+        """Train until done; returns why it stopped."""
+        pos = self.pos
         with self.signals:
-            while self.stop_reason is None and self.epoch < self.cfg.training.epochs:
+            while pos.stop_reason is None and pos.epoch < self.cfg.training.epochs:
                 try:
                     self.train_epoch()
                 except Rollback:
                     self.rollback()
                     continue
-                if self.stop_reason is None:
+                if pos.stop_reason is None:
                     self.end_epoch()
-            if self.batch_in_epoch > 0 and not (self.stop_reason or "").startswith("signal:"):
+            signalled = pos.stop_reason is not None and pos.stop_reason.signal_name is not None
+            if pos.batch_in_epoch > 0 and not signalled:
                 self.finish_partial_epoch()
-        return self.stop_reason or "epochs_done"
+        return pos.stop_reason or StopReason.EPOCHS_DONE
 
     def finish_partial_epoch(self) -> None:
         """A run that ends mid-epoch (max_steps, a hook, early stopping between epochs) still
         ends with a validation of its final weights and a last.pth."""
-        if self.data.val is not None and self._validated_at != self.global_step:
-            self.validate_and_track()
+        if self.data.val is not None and self._validated_at != self.pos.global_step:
+            self.save_and_prune(*self.validate_and_track())
         if self.cfg.checkpointing.save_last:
             self.save(["last.pth"])
 
     def train_epoch(self) -> None:
         self.model.train()
-        progress = EpochProgress(self.log, self.epoch + 1, self.cfg.training.epochs, self.n_batches)
-        progress.advance_to(self.batch_in_epoch)
+        pos = self.pos
+        progress = EpochProgress(
+            pos.epoch + 1, self.cfg.training.epochs, self.n_batches, enabled=self.progress_bar
+        )
+        progress.advance_to(pos.batch_in_epoch)
         window = Window()
         started = time.perf_counter()
         step_loss = torch.zeros((), device=self.device)
@@ -147,28 +169,28 @@ class Trainer:
             y = y.to(self.device, non_blocking=True)
             weight = len(y) / window_n
             closes_window = (
-                micro + 1 == self.accumulation or self.batch_in_epoch + 1 == self.n_batches
+                micro + 1 == self.accumulation or pos.batch_in_epoch + 1 == self.n_batches
             )
             with self._grad_sync(closes_window):
                 out, loss = self._forward_backward(x, y, weight)
             step_loss += loss.detach().float() * weight
             if self.classification:
                 step_correct += (out.detach().argmax(1) == y).sum()
-            self.batch_in_epoch += 1
+            pos.batch_in_epoch += 1
             window.samples += len(y)
             micro += 1
-            if micro == self.accumulation or self.batch_in_epoch == self.n_batches:
+            if micro == self.accumulation or pos.batch_in_epoch == self.n_batches:
                 loss_value = self.optimizer_step(step_loss, step_correct, window_n)
                 step_loss.zero_()
                 step_correct.zero_()
                 micro = 0
-                progress.update(self.batch_in_epoch, loss_value)
-                self.totals.seconds += time.perf_counter() - started
+                progress.update(pos.batch_in_epoch, loss_value)
+                pos.totals.seconds += time.perf_counter() - started
                 started = time.perf_counter()
-                self.after_step(window, loss_value)
-                if self.stop_reason is not None:
+                self.after_step(window)
+                if pos.stop_reason is not None:
                     break
-            if self.batch_in_epoch >= self.n_batches:
+            if pos.batch_in_epoch >= self.n_batches:
                 break
         progress.close()
 
@@ -197,7 +219,8 @@ class Trainer:
     def optimizer_step(
         self, step_loss: torch.Tensor, step_correct: torch.Tensor, window_n: int
     ) -> float:
-        lr = self.schedule.lr_at(self.global_step)
+        pos = self.pos
+        lr = self.schedule.lr_at(pos.global_step)
         set_lr(self.optimizer, lr)
         scaler = self.precision.scaler
         if scaler is not None:
@@ -223,70 +246,67 @@ class Trainer:
             scaler.update()
         else:
             self.optimizer.step()
-        self.consecutive_skips = 0
-        self.global_step += 1
-        self.totals.loss_sum += loss_value * window_n
-        self.totals.correct += correct
-        self.totals.samples += window_n
-        self._last = {"loss": loss_value, "lr": lr, "grad_norm": norm_value}
+        pos.consecutive_skips = 0
+        pos.global_step += 1
+        pos.totals.loss_sum += loss_value * window_n
+        pos.totals.correct += correct
+        pos.totals.samples += window_n
+        self._last_step = {"loss": loss_value, "lr": lr, "grad_norm": norm_value}
         return loss_value
 
-    def after_step(self, window: Window, loss_value: float) -> None:
-        last = getattr(self, "_last", None)
-        if last is not None and self.global_step % self.cfg.logging.log_every_n_steps == 0:
+    def after_step(self, window: Window) -> None:
+        pos, last = self.pos, self._last_step
+        if last is not None and pos.global_step % self.cfg.logging.log_every_n_steps == 0:
             elapsed = max(1e-9, time.perf_counter() - window.start)
             self.log.log(
                 {
                     "type": "step",
-                    "step": self.global_step,
-                    "epoch": self.epoch + 1,
+                    "step": pos.global_step,
+                    "epoch": pos.epoch + 1,
                     **last,
                     "samples_per_sec": window.samples / elapsed,
                     "data_wait": min(1.0, window.data_wait / elapsed),
                 }
             )
-            window.__init__()  # type: ignore[misc]
+            window.restart()
         for hook in self.hooks:
-            hook.on_step(RunState(self.epoch + 1, self.global_step, dict(last or {}), self.run_dir))
+            hook.on_step(RunState(pos.epoch + 1, pos.global_step, dict(last or {}), self.run_dir))
         every = self.cfg.training.val_every_n_steps
-        if every and self.global_step % every == 0 and self.batch_in_epoch < self.n_batches:
-            self.validate_and_track()
+        if every and pos.global_step % every == 0 and pos.batch_in_epoch < self.n_batches:
+            self.save_and_prune(*self.validate_and_track())
         max_steps = self.cfg.training.max_steps
-        if max_steps is not None and self.global_step >= max_steps:
-            self.stop_reason = "max_steps"
+        if max_steps is not None and pos.global_step >= max_steps:
+            pos.stop_reason = StopReason.MAX_STEPS
         received = self.signals.received
         if self.dist.enabled:
             received = self._agree_on_stop()
         if received is not None:
-            self.stop_reason = f"signal:{received}"
+            pos.stop_reason = StopReason.for_signal(received)
             self.save(["last.pth"])
-        elif self.stop_reason is None and self._step_save_due():
+        elif pos.stop_reason is None and self._step_save_due():
             self.save(["last.pth"])
 
     def end_epoch(self) -> None:
+        pos = self.pos
         train_metrics = self.train_metrics()
-        seconds, samples = self.totals.seconds, self.totals.samples
-        self.epoch += 1
-        self.batch_in_epoch = 0
-        self.totals = EpochTotals()
+        seconds, samples = pos.totals.seconds, pos.totals.samples
+        pos.next_epoch()
         self.metrics.update(train_metrics)
-        last_epoch = self.epoch >= self.cfg.training.epochs
+        last_epoch = pos.epoch >= self.cfg.training.epochs
         # Every checkpoint of this epoch's end is written after its epoch record: a best.pth
         # saved before it would resume (after a kill) into logs that never get that record.
-        self._deferred, self._deferred_deletes = [], []
-        try:
-            if self.data.val is not None and (
-                self.epoch % self.cfg.logging.val_every_n_epochs == 0 or last_epoch
-            ):
-                self.validate_and_track()
-        finally:
-            deferred, self._deferred = self._deferred, None
+        earned: list[str] = []
+        displaced: list[str] = []
+        if self.data.val is not None and (
+            pos.epoch % self.cfg.logging.val_every_n_epochs == 0 or last_epoch
+        ):
+            earned, displaced = self.validate_and_track()
         val = {k: v for k, v in self.metrics.items() if k.startswith("val_")}
         self.log.log(
             {
                 "type": "epoch",
-                "step": self.global_step,
-                "epoch": self.epoch,
+                "step": pos.global_step,
+                "epoch": pos.epoch,
                 "metrics": {**train_metrics, **val},
                 "samples_per_sec": samples / max(1e-9, seconds),
                 "duration": seconds,
@@ -294,20 +314,18 @@ class Trainer:
         )
         names = []
         every = self.cfg.checkpointing.save_every_n_epochs
-        if every and self.epoch % every == 0:
-            names.append(f"epoch_{self.epoch:03d}.pth")
+        if every and pos.epoch % every == 0:
+            names.append(f"epoch_{pos.epoch:03d}.pth")
         if self.cfg.checkpointing.save_last:
             names.append("last.pth")
         # last.pth stays the last file written, so --resume auto prefers it.
-        self.save(deferred + names)
-        self._delete(self._deferred_deletes)
-        self._deferred_deletes = []
+        self.save_and_prune(earned + names, displaced)
 
     def train_metrics(self) -> dict[str, float]:
-        t = self.totals
+        t = self.pos.totals
         # data-parallel: the averages over every rank's samples (identity in one process)
         loss_sum, correct, samples = self.dist.sum_floats([t.loss_sum, t.correct, t.samples])
-        out = {"lr": self.schedule.lr_at(max(0, self.global_step - 1))}
+        out = {"lr": self.schedule.lr_at(max(0, self.pos.global_step - 1))}
         if samples:
             out["train_loss"] = loss_sum / samples
             if self.classification:
@@ -315,10 +333,11 @@ class Trainer:
         return out
 
     # ----------------------------------------------------------------------------- validation
-    def validate(self, batches: Any = None) -> tuple[dict[str, float], list[list[int]] | None]:
+    def validate(self) -> tuple[dict[str, float], list[list[int]] | None]:
+        assert self.data.val is not None  # callers check: a run without validation data
         return run_validation(
             self.model,
-            batches if batches is not None else self.data.val,
+            self.data.val,
             self.loss_fn,
             self.precision,
             self.device,
@@ -326,74 +345,77 @@ class Trainer:
             max_batches=self.limits.val_batches,
         )
 
-    def validate_and_track(self) -> None:
-        self._validated_at = self.global_step
+    def validate_and_track(self) -> Saves:
+        """Validate, log, update the schedule and trackers, ask the hooks; returns the
+        checkpoint files the result earned and those it displaced (the caller writes them)."""
+        pos = self.pos
+        self._validated_at = pos.global_step
         raw, cm = self.validate()
         metrics = {f"val_{k}": v for k, v in raw.items()}
         self.metrics.update(metrics)
         record: dict[str, Any] = {
             "type": "validation",
-            "step": self.global_step,
-            "epoch": self.epoch if self.batch_in_epoch == 0 else self.epoch + 1,
+            "step": pos.global_step,
+            "epoch": pos.epoch_label,
             "metrics": metrics,
         }
-        if self.batch_in_epoch:
+        if pos.batch_in_epoch:
             record["in_epoch"] = True
         if cm is not None:
             record["confusion_matrix"] = cm
         self.log.log(record)
         if self.schedule.on_validation(metrics):
             self.log.text.info(f"plateau: LR factor lowered to {self.schedule.factor:g}")
-        if self.cfg.early_stopping.enabled and self.early_stopping.update(metrics):
-            self.stop_reason = "early_stopping"
+        early = self.trackers.early_stopping
+        if self.cfg.early_stopping.enabled and early.update(metrics):
+            pos.stop_reason = StopReason.EARLY_STOPPING
             self.log.log(
                 {
                     "type": "event",
                     "event": "early_stop",
-                    "step": self.global_step,
-                    "metric": self.early_stopping.metric,
-                    "best": self.early_stopping.best,
+                    "step": pos.global_step,
+                    "metric": early.metric,
+                    "best": early.best,
                 }
             )
-        self.save_best(metrics)
-        state = RunState(self.epoch + 1, self.global_step, dict(metrics), self.run_dir)
+        saves = self.track_best(metrics)
+        state = RunState(pos.epoch + 1, pos.global_step, dict(metrics), self.run_dir)
         for hook in self.hooks:
             if hook.on_validation(state):
-                self.stop_reason = self.stop_reason or "hook"
+                pos.stop_reason = pos.stop_reason or StopReason.HOOK
         if self.dist.enabled:
             # every rank validated the same weights on the same data; agreeing anyway keeps a
             # rank-local hook (or a last-bit metric difference) from leaving a rank behind
-            self.stop_reason = self.dist.agree_stop(self.stop_reason)
+            pos.stop_reason = self.dist.agree_stop(pos.stop_reason)
+        return saves
 
     # ----------------------------------------------------------------------------- checkpoints
-    def save_best(self, metrics: dict[str, float]) -> None:
+    def track_best(self, metrics: dict[str, float]) -> Saves:
+        """Offer a validation to the best and top-k trackers: the files it earned, and the
+        top-k files it displaced."""
+        pos, ck = self.pos, self.cfg.checkpointing
         names = []
-        ck = self.cfg.checkpointing
-        for name in self.best.improved(metrics, self.global_step):
+        for name in self.trackers.best.improved(metrics, pos.global_step):
             if ck.save_best:
                 names.append(checkpointing.best_name(name, first=name == self.monitors[0]))
         first = self.monitors[0]
         to_delete: list[str] = []
         if ck.keep_top_k and first in metrics:
             name = checkpointing.top_k_name(
-                self.epoch_label(),
-                self.global_step,
+                pos.epoch_label,
+                pos.global_step,
                 first,
                 metrics[first],
                 mid_epoch=self.cfg.training.val_every_n_steps is not None,
             )
-            keep, to_delete = self.top_k.offer(name, metrics[first])
+            keep, to_delete = self.trackers.top_k.offer(name, metrics[first])
             if keep:
                 names.append(name)
-        if self._deferred is not None:
-            self._deferred.extend(names)
-            self._deferred_deletes.extend(to_delete)
-            return
+        return names, to_delete
+
+    def save_and_prune(self, names: list[str], to_delete: list[str]) -> None:
         self.save(names)
         self._delete(to_delete)
-
-    def epoch_label(self) -> int:
-        return self.epoch if self.batch_in_epoch == 0 else self.epoch + 1
 
     def save(self, names: list[str]) -> None:
         if not names:
@@ -414,9 +436,8 @@ class Trainer:
                 self.log.log(self._checkpoint_event("checkpoint_failed", target))
                 raise
             self.last_saved = path
-            self.saved[checkpointing.role(name)] = path
             snapshot = RunState(
-                self.epoch_label(), self.global_step, dict(self.metrics), self.run_dir
+                self.pos.epoch_label, self.pos.global_step, dict(self.metrics), self.run_dir
             )
             for hook in self.hooks:
                 hook.on_checkpoint(path, snapshot)
@@ -427,8 +448,8 @@ class Trainer:
         return {
             "type": "event",
             "event": event,
-            "step": self.global_step,
-            "epoch": self.epoch_label(),
+            "step": self.pos.global_step,
+            "epoch": self.pos.epoch_label,
             "path": str(path),
         }
 
@@ -444,17 +465,18 @@ class Trainer:
         value (not on each rank's own flag) makes all of them stop after the same step.
         """
         local = self.signals.received
-        agreed = self.dist.agree_stop(f"signal:{local}" if local else self.stop_reason)
-        if agreed is not None and agreed.startswith("signal:"):
-            self.signals.received = agreed.split(":", 1)[1]  # the exit code follows it
+        mine = StopReason.for_signal(local) if local else self.pos.stop_reason
+        agreed = self.dist.agree_stop(mine)
+        if agreed is not None and agreed.signal_name is not None:
+            self.signals.received = agreed.signal_name  # the exit code follows it
             return self.signals.received
         if agreed is not None:
-            self.stop_reason = agreed
+            self.pos.stop_reason = agreed
         return None
 
     def _step_save_due(self) -> bool:
         ck = self.cfg.checkpointing
-        if ck.save_every_n_steps and self.global_step % ck.save_every_n_steps == 0:
+        if ck.save_every_n_steps and self.pos.global_step % ck.save_every_n_steps == 0:
             return True
         if ck.save_every_n_minutes:
             return time.monotonic() - self._last_save_time >= ck.save_every_n_minutes * 60
@@ -463,19 +485,20 @@ class Trainer:
     # ----------------------------------------------------------------------------- non-finite
     def on_nonfinite(self, loss: float, grad_norm: float) -> None:
         policy = self.cfg.training.nan_policy
-        what = f"non-finite {'loss' if not math.isfinite(loss) else 'gradient norm'} at step {self.global_step + 1}"
+        pos = self.pos
+        what = f"non-finite {'loss' if not math.isfinite(loss) else 'gradient norm'} at step {pos.global_step + 1}"
         self.log.alert(
             "nonfinite",
             f"{what} (loss={loss}, grad_norm={grad_norm}); nan_policy: {policy}",
-            step=self.global_step,
-            epoch=self.epoch + 1,
+            step=pos.global_step,
+            epoch=pos.epoch + 1,
         )
         self.optimizer.zero_grad(set_to_none=True)
         if policy == "skip":
-            self.consecutive_skips += 1
-            if self.consecutive_skips > self.cfg.training.max_consecutive_skips:
+            pos.consecutive_skips += 1
+            if pos.consecutive_skips > self.cfg.training.max_consecutive_skips:
                 raise TrainingDiverged(
-                    f"{self.consecutive_skips} non-finite steps in a row (max_consecutive_skips="
+                    f"{pos.consecutive_skips} non-finite steps in a row (max_consecutive_skips="
                     f"{self.cfg.training.max_consecutive_skips}); lower training.learning_rate or "
                     "enable training.gradient_clip"
                 )
@@ -509,25 +532,49 @@ class Trainer:
         self.load_state_dict(state)
         self.schedule.factor = factor
         # The steps after the checkpoint are redone: their records must not appear twice.
-        self.log.rewind({**state.get("logs", {}), "step": self.global_step})
+        self.log.rewind({**state.get("logs", {}), "step": self.pos.global_step})
         self.log.alert(
             "rollback",
             f"rolled back to {source.name}; LR factor now {factor:g}",
-            step=self.global_step,
-            epoch=self.epoch + 1,
+            step=self.pos.global_step,
+            epoch=self.pos.epoch + 1,
         )
 
     # ----------------------------------------------------------------------------- state
+    def parts(self) -> dict[str, checkpointing.Stateful]:
+        """The stateful parts by checkpoint key, in the order they are restored (RNG last)."""
+        return {
+            # torch.compile and DDP wrappers: the same keys as a plain run
+            "model": unwrap(self.model),
+            "optimizer": self.optimizer,
+            "scheduler": self.schedule,
+            "scaler": self.precision,
+            "trainer": self.pos,
+            "trackers": self.trackers,
+            "metrics": self.metrics,
+            "rng": self.rng,
+        }
+
     def state_dict(self) -> dict[str, Any]:
-        return checkpointing.build_state(self)
+        """The parts' states and the run record: everything a resumed run needs."""
+        record = checkpointing.run_record(
+            self.cfg, self.spec, self.loss_fn, self.lineage, self.log.positions(), self.run_dir
+        )
+        return {**checkpointing.parts_state(self.parts()), **record}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        checkpointing.restore_state(self, state)
+        parts = self.parts()
+        rng = parts.pop("rng")
+        checkpointing.load_parts(parts, state)
+        if self.pos.batch_in_epoch >= self.n_batches:  # saved after the last step, before
+            self.pos.batch_in_epoch = self.n_batches  # the epoch closed
+        rng.load_state_dict(state["rng"])
 
     # ----------------------------------------------------------------------------- helpers
     def _batches(self, window: Window) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The rest of this epoch's batches, with the time spent waiting for each."""
-        iterator = iter(self.data.train.epoch(self.epoch, start_batch=self.batch_in_epoch))
+        pos = self.pos
+        iterator = iter(self.data.train.epoch(pos.epoch, start_batch=pos.batch_in_epoch))
         while True:
             t0 = time.perf_counter()
             try:
@@ -540,7 +587,7 @@ class Trainer:
     def _window_samples(self) -> int:
         train = self.data.train
         return window_sample_count(
-            self.batch_in_epoch,
+            self.pos.batch_in_epoch,
             len(train),
             self.cfg.data.batch_size,
             train.num_samples,
