@@ -27,6 +27,7 @@ from trainforge.train.counters import Limits
 from trainforge.train.device import resolve_device
 from trainforge.train.hooks import Hook
 from trainforge.train.ports import RunData, RunFolderLike, RunLog
+from trainforge.train.position import rescale_batch
 from trainforge.train.progress import bar_enabled
 from trainforge.train.result import (
     EXIT_DIVERGED,
@@ -171,7 +172,7 @@ class RunSession:
         if self.ckpt is not None:
             trainer.load_state_dict(self.ckpt)
             trainer.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
-            _warn_if_not_exact(self.ckpt, loggers, self.dist.world_size)
+            _warn_if_not_exact(trainer, self.ckpt, loggers)
             checkpointing.remove_stale_temp_files(self.folder.checkpoint_dir)
         precision_notice = trainer.precision.notice()
         for notice in [*notices, *([precision_notice] if precision_notice else [])]:
@@ -394,13 +395,22 @@ def available_metrics(task: str, num_classes: int) -> list[str]:
     return [f"val_{m}" for m in base] + train
 
 
-def _warn_if_not_exact(ckpt: dict[str, Any], loggers: RunLog, world_size: int = 1) -> None:
+def _warn_if_not_exact(trainer: Trainer, ckpt: dict[str, Any], loggers: RunLog) -> None:
     saved_world = int(ckpt["trainer"].get("world_size", 1))
-    if saved_world != 1 or world_size != 1:
-        # bit-exact resume is a single-process promise: DDP sums gradients in a different order
+    world_size = trainer.dist.world_size
+    if saved_world != world_size:
+        # ranks are dealt each epoch's order round-robin: another world size deals the rest
+        # of the epoch differently, and DDP sums gradients in another order
+        pos, train = trainer.pos, trainer.data.train
+        total = getattr(train, "total_samples", train.num_samples)
+        _, consumed = rescale_batch(
+            pos.batch_in_epoch, world_size, world_size, trainer.cfg.data.batch_size, total, 0
+        )
         loggers.text.warning(
-            f"resuming a {saved_world}-process checkpoint in {world_size} process(es): training "
-            "continues from the same epoch and step, but not bit-identically"
+            f"resuming a {saved_world}-process checkpoint in {world_size} process(es): epoch "
+            f"{pos.epoch + 1} continues at sample {consumed} of {total} (step "
+            f"{pos.global_step}), but the order of the samples changed, so the run is not "
+            "bit-identical to an uninterrupted one; resume with the same --n_gpus for that"
         )
         return
     threads, version = ckpt.get("num_threads"), ckpt.get("torch_version")

@@ -31,7 +31,7 @@ from trainforge.train.losses import build_loss
 from trainforge.train.nonfinite import step_verdict
 from trainforge.train.optim import build_optimizer, set_lr
 from trainforge.train.ports import RunData, RunLog
-from trainforge.train.position import LoopPosition
+from trainforge.train.position import LoopPosition, rescale_batch
 from trainforge.train.progress import EpochProgress
 from trainforge.train.result import StopReason, TrainingDiverged
 from trainforge.train.schedule import LRSchedule
@@ -566,6 +566,15 @@ class Trainer:
         parts = self.parts()
         rng = parts.pop("rng")
         checkpointing.load_parts(parts, state)
+        if self.pos.saved_world_size != self.dist.world_size:  # a resume in another world size
+            self.pos.batch_in_epoch, _ = rescale_batch(
+                self.pos.batch_in_epoch,
+                self.pos.saved_world_size,
+                self.dist.world_size,
+                self.cfg.data.batch_size,
+                getattr(self.data.train, "total_samples", self.data.train.num_samples),
+                self.n_batches,
+            )
         if self.pos.batch_in_epoch >= self.n_batches:  # saved after the last step, before
             self.pos.batch_in_epoch = self.n_batches  # the epoch closed
         rng.load_state_dict(state["rng"])
