@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,10 @@ def check_peers(ctx: DistContext, *, failed: bool) -> None:
 
 
 def from_env() -> DistContext:
-    """The process's rank and world from the launcher's environment (no communication)."""
+    """The process's rank and world from the launcher's environment (no communication):
+    torchrun's variables, else those of a SLURM ``srun`` step (see :func:`slurm_env`)."""
+    for key, value in slurm_env(os.environ).items():
+        os.environ.setdefault(key, value)  # init_process_group reads MASTER_* from here
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world <= 1:
         return DistContext()
@@ -92,6 +96,39 @@ def from_env() -> DistContext:
         local_rank=int(os.environ.get("LOCAL_RANK", "0")),
         world_size=world,
     )
+
+
+# MASTER_PORT under SLURM when the job script sets none: one per job, the same on every task.
+SLURM_PORT_BASE, SLURM_PORT_SPAN = 20000, 20000
+
+
+def slurm_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """torchrun's variables for a task of a SLURM ``srun`` step, or ``{}``.
+
+    Only inside an ``srun`` step (``SLURM_STEP_ID`` set) with more than one task, and only
+    when no launcher set ``WORLD_SIZE``: a batch script running trainforge once (the batch
+    step also has ``SLURM_NTASKS``) stays an ordinary run. ``MASTER_ADDR``/``MASTER_PORT``
+    from the job's environment win over ``SLURM_LAUNCH_NODE_IPADDR`` and a port derived from
+    the job id.
+    """
+    if "WORLD_SIZE" in environ or "SLURM_STEP_ID" not in environ:
+        return {}
+    tasks = int(environ.get("SLURM_NTASKS") or environ.get("SLURM_NPROCS") or 1)
+    if tasks <= 1 or "SLURM_PROCID" not in environ:
+        return {}
+    job = int(environ.get("SLURM_JOB_ID") or environ.get("SLURM_JOBID") or 0)
+    return {
+        "WORLD_SIZE": str(tasks),
+        "RANK": environ["SLURM_PROCID"],
+        "LOCAL_RANK": environ.get("SLURM_LOCALID", "0"),
+        "GROUP_RANK": environ.get("SLURM_NODEID", "0"),
+        "MASTER_ADDR": environ.get(
+            "MASTER_ADDR", environ.get("SLURM_LAUNCH_NODE_IPADDR", "127.0.0.1")
+        ),
+        "MASTER_PORT": environ.get(
+            "MASTER_PORT", str(SLURM_PORT_BASE + job % SLURM_PORT_SPAN)
+        ),
+    }
 
 
 def in_worker() -> bool:
@@ -106,7 +143,8 @@ def init(ctx: DistContext, device: torch.device) -> torch.device:
     arrived, so whatever a rank did before (reading a checkpoint) is done everywhere.
     """
     if device.type == "cuda":
-        device = torch.device("cuda", ctx.local_rank)
+        # SLURM may show each task only its own GPU(s) (--gpus-per-task): count from those
+        device = torch.device("cuda", ctx.local_rank % max(1, torch.cuda.device_count()))
         # before init_process_group: nccl binds each communicator to the current device
         torch.cuda.set_device(device)
         ctx.backend = "nccl"
