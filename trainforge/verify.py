@@ -296,9 +296,7 @@ def verify_resume(
                 f"(target {point.target_step} + {point.delay_s * 1000:.0f} ms), "
                 f"{point.seconds_into_launch:.1f} s into launch {launches}"
             )
-    final = launch(
-        train_command(config, interrupted, sets, resume="auto", n_gpus=n_gpus), log, env
-    )
+    final = launch(train_command(config, interrupted, sets, resume="auto", n_gpus=n_gpus), log, env)
     launches += 1
     if final.wait(timeout_s) != 0:
         raise VerifyError(f"the resumed run failed: {final.tail()} (log: {final.log_path})")

@@ -15,7 +15,9 @@ from ddp_helpers import env, records, run, write_config
 @pytest.mark.slow
 def test_killed_and_resumed_ddp_run_is_bit_exact(tmp_path: Path) -> None:
     # checkpoints at every step: most kills land after one, the others test the rest
-    write_config(tmp_path, epochs=2, batch_size=64, extra="checkpointing:\n  save_every_n_steps: 1\n")
+    write_config(
+        tmp_path, epochs=2, batch_size=64, extra="checkpointing:\n  save_every_n_steps: 1\n"
+    )
     done = subprocess.run(
         [sys.executable, "-m", "trainforge", "verify-resume", "--config", "c.yaml"]
         + ["--n_gpus", "2", "--kills", "2", "--seed", "3", "--output", "verify"],
@@ -35,13 +37,18 @@ def test_killed_and_resumed_ddp_run_is_bit_exact(tmp_path: Path) -> None:
 def test_resume_in_another_world_size_continues_at_the_same_sample(tmp_path: Path) -> None:
     write_config(tmp_path, epochs=1, batch_size=64)
     first = run(
-        tmp_path, "--distributed", "--n_gpus", "2", "--output", "run", "--set", "training.max_steps=3"
+        tmp_path,
+        "--distributed",
+        "--n_gpus",
+        "2",
+        "--output",
+        "run",
+        "--set",
+        "training.max_steps=3",
     )
     assert first.returncode == 0, first.stderr
     # one process: the 3 steps of 2 x 64 samples are this world's first 6 batches
-    done = run(
-        tmp_path, "--resume", "run/checkpoints/last.pth", "--set", "training.max_steps=null"
-    )
+    done = run(tmp_path, "--resume", "run/checkpoints/last.pth", "--set", "training.max_steps=null")
     assert done.returncode == 0, done.stderr
     out = done.stdout + done.stderr
     n_train = next(r for r in records(tmp_path / "run") if r.get("event") == "start")[
@@ -68,9 +75,7 @@ def test_resume_in_another_world_size_continues_at_the_same_sample(tmp_path: Pat
         (5, 2, 4, (2, 640)),
     ],
 )
-def test_rescaled_position(
-    batch: int, saved: int, world: int, expected: tuple[int, int]
-) -> None:
+def test_rescaled_position(batch: int, saved: int, world: int, expected: tuple[int, int]) -> None:
     from trainforge.train.position import rescale_batch
 
     n_batches = -(-(-(-700 // world)) // 64)

@@ -60,6 +60,18 @@ class DistContext:
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
         return [float(v) for v in t.tolist()]
 
+    def any_true(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on any."""
+        return self.sum_floats([float(flag)])[0] > 0 if self.enabled else flag
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` (any picklable object; tensors on the CPU) on every rank."""
+        if not self.enabled:
+            return value
+        box = [value]
+        torch.distributed.broadcast_object_list(box, src=0, device=self.device)
+        return box[0]
+
     def agree_stop(self, reason: StopReason | None) -> StopReason | None:
         """The strongest stop reason any rank holds (see STOP_REASONS), the same on all ranks."""
         if not self.enabled:
@@ -125,9 +137,7 @@ def slurm_env(environ: Mapping[str, str]) -> dict[str, str]:
         "MASTER_ADDR": environ.get(
             "MASTER_ADDR", environ.get("SLURM_LAUNCH_NODE_IPADDR", "127.0.0.1")
         ),
-        "MASTER_PORT": environ.get(
-            "MASTER_PORT", str(SLURM_PORT_BASE + job % SLURM_PORT_SPAN)
-        ),
+        "MASTER_PORT": environ.get("MASTER_PORT", str(SLURM_PORT_BASE + job % SLURM_PORT_SPAN)),
     }
 
 

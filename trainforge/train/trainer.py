@@ -238,6 +238,10 @@ class Trainer:
         verdict = step_verdict(
             loss_value, norm_value, scaler_active=scaler is not None, loss_scale=scale
         )
+        if self.dist.enabled and self.dist.any_true(verdict == "nonfinite"):
+            verdict = (
+                "nonfinite"  # one rank's NaN loss is every rank's: they skip/roll back together
+            )
         if verdict == "nonfinite":
             self.on_nonfinite(loss_value, norm_value)
             return loss_value
@@ -422,6 +426,7 @@ class Trainer:
             return
         if not self.dist.is_main:  # rank 0 writes every file of a data-parallel run
             self._last_save_time = time.monotonic()
+            self._rollbacks = 0
             return
         # The events go to the log before the state is taken, so the log positions stored in
         # the checkpoint include them: a run resumed from it keeps the record of its save.
@@ -512,7 +517,16 @@ class Trainer:
 
     def rollback(self) -> None:
         source = self.last_saved
-        if source is None or not source.exists():
+        state: dict[str, Any] | None = None
+        if self.dist.enabled:
+            # every rank diverged at this step (see optimizer_step): rank 0 reads its file
+            # and hands the state to all, so no rank needs to see rank 0's disk
+            if self.dist.is_main and source is not None and source.exists():
+                state = load_checkpoint(source, map_location="cpu")
+            state, source = self.dist.broadcast((state, source))
+        elif source is not None and source.exists():
+            state = load_checkpoint(source, map_location=self.device)
+        if state is None or source is None:
             raise TrainingDiverged(
                 "training diverged before any checkpoint was written, so nan_policy: rollback has "
                 "nothing to return to; lower training.learning_rate"
@@ -528,7 +542,6 @@ class Trainer:
                 "training.learning_rate"
             )
         factor = self.schedule.factor * self.cfg.training.rollback_lr_factor
-        state = load_checkpoint(source, map_location=self.device)
         self.load_state_dict(state)
         self.schedule.factor = factor
         # The steps after the checkpoint are redone: their records must not appear twice.
