@@ -4,6 +4,7 @@ right place in the epoch, with a warning, in another world size."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,10 @@ def test_killed_and_resumed_ddp_run_is_bit_exact(tmp_path: Path) -> None:
         tmp_path, epochs=2, batch_size=64, extra="checkpointing:\n  save_every_n_steps: 1\n"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "trainforge", "verify-resume", "--config", "c.yaml"]
-        + ["--n_gpus", "2", "--kills", "2", "--seed", "3", "--output", "verify"],
+        [
+            *(sys.executable, "-m", "trainforge", "verify-resume", "--config", "c.yaml"),
+            *("--n_gpus", "2", "--kills", "2", "--seed", "3", "--output", "verify"),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -78,6 +81,7 @@ def test_resume_in_another_world_size_continues_at_the_same_sample(tmp_path: Pat
 def test_rescaled_position(batch: int, saved: int, world: int, expected: tuple[int, int]) -> None:
     from trainforge.train.position import rescale_batch
 
-    n_batches = -(-(-(-700 // world)) // 64)
+    per_rank = math.ceil(700 / world)
+    n_batches = math.ceil(per_rank / 64)
     got = rescale_batch(batch, saved, world, 64, 700, n_batches)
     assert got == (expected if expected[1] < 700 else (n_batches, 700))
