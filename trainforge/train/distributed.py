@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainforge.errors import TrainforgeError
+from trainforge.errors import ConfigError, TrainforgeError
 from trainforge.train.result import StopReason
 
 # Stop reasons in the order ranks agree on them, weakest first: the all-reduced maximum wins,
@@ -169,6 +169,16 @@ def init(ctx: DistContext, device: torch.device) -> torch.device:
     return device
 
 
+def check_sync_batchnorm(ctx: DistContext, wanted: bool) -> None:
+    """torch's SyncBatchNorm runs on GPUs only: refuse it in a CPU (gloo) run, on every rank
+    alike, before the first collective."""
+    if wanted and ctx.enabled and ctx.device.type != "cuda":
+        raise ConfigError(
+            "training.sync_batchnorm: torch's SyncBatchNorm needs GPUs, and this distributed "
+            "run is on the CPU (gloo); set training.sync_batchnorm: false"
+        )
+
+
 def teardown(ctx: DistContext) -> None:
     """Leave the process group (also after an error, so the rendezvous port is released)."""
     if ctx.enabled and torch.distributed.is_initialized():
@@ -180,11 +190,16 @@ def teardown(ctx: DistContext) -> None:
         torch.distributed.destroy_process_group()
 
 
-def wrap_model(model: nn.Module, ctx: DistContext) -> nn.Module:
-    """DistributedDataParallel around a model already on this rank's device."""
+def wrap_model(model: nn.Module, ctx: DistContext, *, sync_batchnorm: bool = False) -> nn.Module:
+    """DistributedDataParallel around a model already on this rank's device; with
+    ``sync_batchnorm``, its BatchNorm layers become SyncBatchNorm first (same state-dict keys,
+    so checkpoints stay interchangeable with single-process runs)."""
     if not ctx.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel
+
+    if sync_batchnorm:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=ids)

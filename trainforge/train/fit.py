@@ -88,7 +88,9 @@ def fit(
 def _join_process_group(
     dist: distributed.DistContext, cfg: TrainConfig, device_flag: str | None
 ) -> torch.device:
-    return distributed.init(dist, resolve_device(device_flag or cfg.training.device))
+    device = distributed.init(dist, resolve_device(device_flag or cfg.training.device))
+    distributed.check_sync_batchnorm(dist, cfg.training.sync_batchnorm)
+    return device
 
 
 def _load(

@@ -127,7 +127,7 @@ class RunSession:
             cfg.model.architecture = class_path(model)
         parent = load_pretrained(model, cfg.model) if self.ckpt is None else None
         model.to(device)
-        model = distributed.wrap_model(model, self.dist)
+        model = distributed.wrap_model(model, self.dist, sync_batchnorm=cfg.training.sync_batchnorm)
         if cfg.training.compile:
             model = torch.compile(model)  # type: ignore[assignment]
 
@@ -313,6 +313,11 @@ class RunSession:
             num_threads=torch.get_num_threads(),
             world_size=self.dist.world_size,
             backend=self.dist.backend,
+            # samples per optimizer step over all ranks
+            global_batch=self.cfg.data.batch_size
+            * self.dist.world_size
+            * self.cfg.training.gradient_accumulation_steps,
+            sync_batchnorm=self.cfg.training.sync_batchnorm and self.dist.enabled,
             start_time=_iso(self.started),
             end_time=None,
             duration_s=None,
