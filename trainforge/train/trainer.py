@@ -238,10 +238,9 @@ class Trainer:
         verdict = step_verdict(
             loss_value, norm_value, scaler_active=scaler is not None, loss_scale=scale
         )
+        # one rank's non-finite step is every rank's: they skip or roll back together
         if self.dist.enabled and self.dist.any_true(verdict == "nonfinite"):
-            verdict = (
-                "nonfinite"  # one rank's NaN loss is every rank's: they skip/roll back together
-            )
+            verdict = "nonfinite"
         if verdict == "nonfinite":
             self.on_nonfinite(loss_value, norm_value)
             return loss_value
