@@ -61,11 +61,19 @@ def load_model(
     ``model`` is an untrained instance of the network, for models that were passed to ``fit``
     as objects and cannot be rebuilt from the config.
     """
+    loaded = model_from_state(load_checkpoint(checkpoint), checkpoint, model=model)
+    return loaded.to(device).eval()
+
+
+def model_from_state(
+    state: dict[str, Any], checkpoint: str | Path, *, model: nn.Module | None = None
+) -> LoadedModel:
+    """``load_model`` for a checkpoint already loaded (``checkpoint`` names it in errors);
+    on the CPU, in eval mode."""
     # Here, not at the top: trainforge.data imports scikit-learn and pandas (~1.5 s), which
     # exporting or listing checkpoints never needs.
     from trainforge.data import InputSpec, build_preprocess
 
-    state = load_checkpoint(checkpoint)
     config = validate(state["config"], TrainConfig, source=str(checkpoint))
     spec = InputSpec.from_dict(state["input_spec"])
     if model is not None:
@@ -83,5 +91,4 @@ def load_model(
         first = str(exc).strip().splitlines()[0]
         raise ModelError(f"{checkpoint}: the weights do not fit the model ({first})") from None
     weights = (state.get("loss") or {}).get("class_weights")
-    model = LoadedModel(network, build_preprocess(spec), spec, config, weights)
-    return model.to(device).eval()
+    return LoadedModel(network, build_preprocess(spec), spec, config, weights).eval()

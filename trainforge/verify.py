@@ -24,7 +24,8 @@ from typing import IO
 import torch
 
 from trainforge.checkpoint.format import load_checkpoint
-from trainforge.errors import TrainforgeError
+from trainforge.config import TrainConfig, load_config
+from trainforge.errors import TrainforgeError, UsageError
 from trainforge.logging import read_jsonl
 
 # The final weights are read from last.pth, so both runs must write it.
@@ -209,14 +210,43 @@ def first_difference(
     return None
 
 
-def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    state = load_checkpoint(run_dir / "checkpoints" / "last.pth")
+@dataclass(frozen=True)
+class RunLayout:
+    """Where a run of the config keeps its checkpoints and logs (``checkpointing.save_dir``
+    and ``logging.log_dir``, relative to the run folder)."""
+
+    save_dir: str = "checkpoints"
+    log_dir: str = "logs"
+
+    @classmethod
+    def of(cls, cfg: TrainConfig) -> RunLayout:
+        layout = cls(cfg.checkpointing.save_dir, cfg.logging.log_dir)
+        for key, value in (
+            ("checkpointing.save_dir", layout.save_dir),
+            ("logging.log_dir", layout.log_dir),
+        ):
+            if Path(value).expanduser().is_absolute():
+                raise UsageError(
+                    f"{key} is the absolute path {value}: the reference and the interrupted "
+                    "run would share it; make it relative to the run folder for verify-resume"
+                )
+        return layout
+
+    def last_checkpoint(self, run_dir: Path) -> Path:
+        return run_dir / self.save_dir / "last.pth"
+
+    def metrics(self, run_dir: Path) -> Path:
+        return run_dir / self.log_dir / "metrics.json"
+
+
+def final_weights(run_dir: Path, layout: RunLayout = RunLayout()) -> dict[str, torch.Tensor]:
+    state = load_checkpoint(layout.last_checkpoint(run_dir))
     return dict(state["model"])
 
 
-def _run_summary(run_dir: Path) -> tuple[int, float]:
+def _run_summary(run_dir: Path, layout: RunLayout) -> tuple[int, float]:
     """(final global step, seconds from the first step record to the end)."""
-    records = read_jsonl(run_dir / "logs" / "metrics.json")
+    records = read_jsonl(layout.metrics(run_dir))
     steps = [r for r in records if r.get("type") == "step"]
     end = [r for r in records if r.get("type") == "event" and r.get("event") == "end"]
     if not end:
@@ -256,6 +286,7 @@ def verify_resume(
     out = Path(output)
     reference, interrupted = out / "reference", out / "interrupted"
     sets = [*overrides, *FORCED_OVERRIDES]
+    layout = RunLayout.of(load_config(config, sets))
 
     echo(f"reference run (uninterrupted) -> {reference}")
     ref = launch(
@@ -265,7 +296,7 @@ def verify_resume(
     )
     if ref.wait(timeout_s) != 0:
         raise VerifyError(f"the reference run failed: {ref.tail()} (log: {ref.log_path})")
-    total, seconds = _run_summary(reference)
+    total, seconds = _run_summary(reference, layout)
     plan = plan_kills(total, kills, seconds, seed)
     echo(f"reference: {total} steps in {seconds:.1f} s of training")
 
@@ -279,12 +310,10 @@ def verify_resume(
         )
         run = launch(command, log, env)
         launches += 1
-        seen = wait_for_step(
-            run, interrupted / "logs" / "metrics.json", point.target_step, timeout_s
-        )
+        seen = wait_for_step(run, layout.metrics(interrupted), point.target_step, timeout_s)
         if seen is not None:
             time.sleep(point.delay_s)
-            point.killed_at_step = latest_step(interrupted / "logs" / "metrics.json", run.started)
+            point.killed_at_step = latest_step(layout.metrics(interrupted), run.started)
             run.kill()
         run.wait(timeout_s)
         point.seconds_into_launch = time.time() - run.started
@@ -301,7 +330,9 @@ def verify_resume(
     if final.wait(timeout_s) != 0:
         raise VerifyError(f"the resumed run failed: {final.tail()} (log: {final.log_path})")
 
-    difference = first_difference(final_weights(reference), final_weights(interrupted))
+    difference = first_difference(
+        final_weights(reference, layout), final_weights(interrupted, layout)
+    )
     return VerifyReport(
         match=difference is None,
         kills=plan,
@@ -332,6 +363,7 @@ __all__ = [
     "Difference",
     "KillPoint",
     "Launch",
+    "RunLayout",
     "VerifyError",
     "VerifyReport",
     "describe",

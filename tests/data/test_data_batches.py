@@ -192,8 +192,17 @@ class SignalProbe(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
 
 def test_workers_ignore_sigint() -> None:
-    cfg = DataConfig(batch_size=4, num_workers=1)
-    bundle = build_data(cfg, seed=0, device="cpu", train_data=SignalProbe(), val_data=SignalProbe())
-    ((x, _),) = collect(bundle.train)
-    assert x.flatten().tolist() == [1.0] * 4
-    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN  # the main process keeps it
+    # The test sets the parent's disposition itself: a runner started in the background or
+    # under nohup inherits SIGINT as ignored, and the workers would then ignore it for free.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        cfg = DataConfig(batch_size=4, num_workers=1)
+        bundle = build_data(
+            cfg, seed=0, device="cpu", train_data=SignalProbe(), val_data=SignalProbe()
+        )
+        ((x, _),) = collect(bundle.train)
+        assert x.flatten().tolist() == [1.0] * 4
+        # the main process keeps its handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -36,6 +36,50 @@ SINKS: dict[str, Callable[[Path], Sink]] = {
 }
 
 
+def _values_from_jsonl(path: Path) -> dict[str, float]:
+    out = {}
+    for r in read_jsonl(path):
+        if r["type"] == "step" and r.get("loss") is not None:
+            out[f"loss@{r['step']}"] = r["loss"]
+        if r["type"] in ("validation", "epoch"):
+            out.update({f"{k}@{r['step']}": v for k, v in r["metrics"].items()})
+    return out
+
+
+def _values_from_text(path: Path) -> dict[str, float]:
+    text = path.read_text()
+    wanted = {
+        "loss@1": "epoch 1 step 1 | loss 0.9000",
+        "val_loss@2": "validation epoch 1 step 2 | val_loss 0.8000",
+        "train_loss@2": "epoch 1 step 2 | train_loss 0.8500",
+    }
+    values = {"loss@1": 0.9, "val_loss@2": 0.8, "train_loss@2": 0.85}
+    return {key: values[key] for key, line in wanted.items() if line in text}
+
+
+def _values_from_tensorboard(folder: Path) -> dict[str, float]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    names = {"step/loss": "loss", "val_loss": "val_loss", "train_loss": "train_loss"}
+    return {
+        f"{name}@{e.step}": e.value
+        for tag, name in names.items()
+        for e in acc.Scalars(tag)
+        if e.value == e.value  # NaN is recorded too, but is not comparable
+    }
+
+
+# Each sink's own reader (the file format, TensorBoard's reader): what a user would see.
+READERS: dict[str, Callable[[Path], dict[str, float]]] = {
+    "jsonl": lambda d: _values_from_jsonl(d / "metrics.json"),
+    "alerts": lambda d: _values_from_jsonl(d / "alerts.jsonl"),
+    "text": lambda d: _values_from_text(d / "train.log"),
+    "tensorboard": lambda d: _values_from_tensorboard(d / "tb"),
+}
+
+
 @pytest.mark.parametrize("kind", sorted(SINKS))
 def test_sink_contract(kind: str, tmp_path: Path) -> None:
     sink = SINKS[kind](tmp_path)
@@ -44,6 +88,12 @@ def test_sink_contract(kind: str, tmp_path: Path) -> None:
     sink.close()
     sink.close()  # idempotent
     assert any(p.is_file() and p.stat().st_size > 0 for p in tmp_path.rglob("*"))
+    # Read back with the backend's reader: the step loss, the validation and the epoch
+    # metrics are there, under their steps, with their values.
+    found = READERS[kind](tmp_path)
+    expected = {"loss@1": 0.9, "val_loss@2": 0.8, "train_loss@2": 0.85}
+    assert set(expected) <= set(found), found
+    assert all(found[k] == pytest.approx(v, rel=1e-6) for k, v in expected.items()), found
 
 
 def _config_dict() -> dict[str, object]:

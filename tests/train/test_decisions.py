@@ -68,7 +68,10 @@ def test_early_stopping_counts_validations_with_min_delta() -> None:
     assert stops == [False, False, False, False, True]
     es = EarlyStopping("val_accuracy", "max", 1, 0.0)
     assert not es.update({"val_accuracy": 0.5}) and es.update({"val_accuracy": 0.4})
-    assert not es.update({"val_loss": 0.1}) or es.stopped
+    # A validation without the watched metric decides nothing and changes nothing.
+    before = es.state_dict()
+    assert es.update({"val_loss": 0.1}) is False
+    assert es.state_dict() == before and es.stopped and es.best == 0.5
 
 
 def test_top_k_keeps_the_best() -> None:

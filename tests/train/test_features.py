@@ -35,6 +35,7 @@ def test_each_scheduler_drives_the_lr(tmp_path: Path, kind: str) -> None:
         "gamma": 0.5,
         "patience": 0,
         "min_lr": 0.0,
+        **({"factor": 0.5, "mode": "max"} if kind == "plateau" else {}),
     }
     result = trainforge.fit({**IRIS, "lr_scheduler": sched}, output=tmp_path / kind)
     lrs = [r["lr"] for r in records(result.run_dir, "step")]
@@ -48,8 +49,22 @@ def test_each_scheduler_drives_the_lr(tmp_path: Path, kind: str) -> None:
         assert after[-1] == pytest.approx(0.01 * 0.5**2)
     elif kind == "cosine":
         assert after[-1] < 0.001
-    else:  # plateau: patience 0 lowers the LR whenever val_loss does not improve
-        assert all(v <= 0.01 for v in after)
+    else:  # plateau: patience 0 lowers the LR by `factor` whenever val_loss does not improve
+        # Replay the rule on the logged validations: the LR of each later epoch is 0.01 times
+        # the factor reached so far. Watching val_loss for a *rise* ("max"), as the config
+        # below does, makes the rule fire at every validation after the first.
+        vals = [r["metrics"]["val_loss"] for r in records(result.run_dir, "validation")]
+        factor, best, factors = 1.0, None, []
+        for value in vals[:-1]:
+            if best is None or value > best:
+                best = value
+            else:
+                factor *= 0.5
+            factors.append(factor)
+        assert factors[-1] < 1.0  # the rule fired at least once
+        epoch_lrs = [after[i * steps_per_epoch] for i in range(len(factors))]
+        assert epoch_lrs == pytest.approx([0.01 * f for f in factors])
+        assert all(v == epoch_lrs[i // steps_per_epoch] for i, v in enumerate(after))
 
 
 def test_bf16_on_cpu_label_smoothing_class_weights_max_steps(tmp_path: Path) -> None:

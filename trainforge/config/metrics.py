@@ -42,10 +42,6 @@ def metric_direction(metric: str) -> Mode | None:
     return _DIRECTIONS.get(base_name(metric))
 
 
-def known_metrics() -> list[str]:
-    return sorted(_DIRECTIONS)
-
-
 def is_better(value: float, best: float | None, mode: Mode, min_delta: float = 0.0) -> bool:
     """Whether ``value`` improves on ``best`` by more than ``min_delta``."""
     if best is None:

@@ -141,11 +141,6 @@ def slurm_env(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def in_worker() -> bool:
-    """True inside a worker started by a launcher (so a worker never launches again)."""
-    return from_env().enabled
-
-
 def init(ctx: DistContext, device: torch.device) -> torch.device:
     """Join the process group: nccl and ``cuda:LOCAL_RANK`` on GPUs, gloo on CPU.
 

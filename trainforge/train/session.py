@@ -7,6 +7,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,32 @@ from trainforge.train.trainer import Trainer
 
 # --fast_dev_run: enough batches to pass every stage of a run, in seconds.
 FAST_DEV_RUN = Limits(train_batches=3, val_batches=2)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a run settles at start-up beyond its validated config (``resolved`` in
+    metadata.json). The validated config is never changed: ``apply`` returns a copy."""
+
+    num_classes: int | None  # from the data when model.num_classes was left out
+    architecture: str  # a model passed as an object: its class path, so load_model finds it
+    device: str
+
+    @classmethod
+    def of(
+        cls, cfg: TrainConfig, data: RunData, model: nn.Module | None, device: torch.device
+    ) -> Resolved:
+        return cls(
+            num_classes=cfg.model.num_classes or data.spec.num_classes,
+            architecture=cfg.model.architecture if model is None else class_path(model),
+            device=str(device),
+        )
+
+    def apply(self, cfg: TrainConfig) -> TrainConfig:
+        model = cfg.model.model_copy(
+            update={"num_classes": self.num_classes, "architecture": self.architecture}
+        )
+        return cfg.model_copy(update={"model": model})
 
 
 class RunSession:
@@ -118,13 +145,11 @@ class RunSession:
             world_size=self.dist.world_size,
         )
         notices += list(data.notices)
-        if cfg.model.num_classes is None and data.spec.num_classes is not None:
-            cfg.model.num_classes = data.spec.num_classes
+        self.resolved = Resolved.of(cfg, data, model, device)
+        cfg = self.cfg = self.resolved.apply(cfg)
         _check_monitored_metrics(cfg, data)
         if model is None:
             model = build_model(cfg.model, data.spec)
-        else:
-            cfg.model.architecture = class_path(model)
         parent = load_pretrained(model, cfg.model) if self.ckpt is None else None
         model.to(device)
         model = distributed.wrap_model(model, self.dist, sync_batchnorm=cfg.training.sync_batchnorm)
@@ -327,6 +352,7 @@ class RunSession:
             data_hash=lineage.get("data_hash"),
             fast_dev_run=fast_dev_run,
             notices=notices,
+            resolved=asdict(self.resolved),
         )
 
     def _log_start(self, trainer: Trainer, device: torch.device) -> None:

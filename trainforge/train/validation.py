@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
+from trainforge.data import Batches, InputSpec
 from trainforge.train.device import Precision
 from trainforge.train.metrics import classification_metrics, regression_metrics
 
 
 def run_validation(
     model: nn.Module,
-    batches: Any,
+    batches: Batches,
     loss_fn: nn.Module,
     precision: Precision,
     device: torch.device,
-    spec: Any,
+    spec: InputSpec,
     *,
     max_batches: int | None = None,
 ) -> tuple[dict[str, float], list[list[int]] | None]:
@@ -47,6 +46,6 @@ def run_validation(
     if spec.task != "classification":
         metrics.update(regression_metrics(logits, target))
         return metrics, None
-    scores, matrix = classification_metrics(logits, target, spec.num_classes)
+    scores, matrix = classification_metrics(logits, target, spec.num_classes or logits.shape[1])
     metrics.update(scores)
     return metrics, matrix.tolist()

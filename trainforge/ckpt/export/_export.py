@@ -28,7 +28,7 @@ from trainforge.ckpt.export._inputs import EXPORT_BATCH, SEED, VERIFY_BATCHES, s
 from trainforge.ckpt.export._verify import describe, verify
 from trainforge.ckpt.export._weights import PytorchExporter, SafetensorsExporter
 from trainforge.errors import ExportError, UsageError
-from trainforge.inference import load_model
+from trainforge.inference import model_from_state
 
 FORMATS: dict[str, type[Exporter]] = {
     "pytorch": PytorchExporter,
@@ -90,7 +90,7 @@ def export_checkpoint(
         raise UsageError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
     source, target = Path(checkpoint), Path(output)
     state = load_checkpoint(source)
-    loaded = load_model(source, model=model)
+    loaded = model_from_state(state, source, model=model)
     spec = loaded.spec
     exporter = make_exporter(fmt, loaded.network, output_name(spec))
     raw = preprocessing and exporter.holds_graph and bool(spec.preprocessing)
