@@ -8,6 +8,7 @@ half-written file, buffered logs, an iterator's position) only shows up that way
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -76,8 +77,11 @@ def train_command(
     *,
     resume: str | None = None,
     overwrite: bool = False,
+    n_gpus: int | None = None,
 ) -> list[str]:
     command = [sys.executable, "-m", "trainforge", "train", "--output", str(output)]
+    if n_gpus is not None:
+        command += ["--distributed", "--n_gpus", str(n_gpus)]
     if config is not None:
         command += ["--config", str(config)]
     for item in overrides:
@@ -112,14 +116,25 @@ class Launch:
         return self.process.poll() is None
 
     def kill(self, signum: int = signal.SIGKILL) -> None:
-        """Send ``signum`` to the whole process group (SIGKILL) or the trainer only."""
-        try:
-            if signum == signal.SIGKILL:
-                os.killpg(self.process.pid, signum)
-            else:
+        """Send ``signum`` to the trainer only, or (SIGKILL) to its process group and every
+        process below it: a distributed launcher's workers sit in process groups of their
+        own, and would save on their launcher's death instead of dying with it."""
+        if signum != signal.SIGKILL:
+            with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signum)
-        except ProcessLookupError:
-            pass
+            return
+        import psutil
+
+        with contextlib.suppress(psutil.Error):
+            below = psutil.Process(self.process.pid).children(recursive=True)
+            for child in below:  # first, so none of them sees its parent go
+                with contextlib.suppress(psutil.Error):
+                    child.send_signal(signal.SIGSTOP)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+            for child in below:
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
 
     def wait(self, timeout: float | None = None) -> int:
         try:
@@ -261,8 +276,12 @@ def verify_resume(
     env: dict[str, str] | None = None,
     timeout_s: float = 3600.0,
     echo: Callable[[str], None] = print,
+    n_gpus: int | None = None,
 ) -> VerifyReport:
-    """Train ``config`` uninterrupted and with ``kills`` SIGKILLs; compare final weights."""
+    """Train ``config`` uninterrupted and with ``kills`` SIGKILLs; compare final weights.
+
+    ``n_gpus``: both runs are ``--distributed`` with that many processes (gloo on CPU), and
+    each kill takes down the launcher and every worker at once."""
     began = time.monotonic()
     out = Path(output)
     reference, interrupted = out / "reference", out / "interrupted"
@@ -270,7 +289,11 @@ def verify_resume(
     layout = RunLayout.of(load_config(config, sets))
 
     echo(f"reference run (uninterrupted) -> {reference}")
-    ref = launch(train_command(config, reference, sets, overwrite=True), out / "reference.log", env)
+    ref = launch(
+        train_command(config, reference, sets, overwrite=True, n_gpus=n_gpus),
+        out / "reference.log",
+        env,
+    )
     if ref.wait(timeout_s) != 0:
         raise VerifyError(f"the reference run failed: {ref.tail()} (log: {ref.log_path})")
     total, seconds = _run_summary(reference, layout)
@@ -281,9 +304,9 @@ def verify_resume(
     launches = 0
     for number, point in enumerate(plan, 1):
         command = (
-            train_command(config, interrupted, sets, overwrite=True)
+            train_command(config, interrupted, sets, overwrite=True, n_gpus=n_gpus)
             if number == 1
-            else train_command(config, interrupted, sets, resume="auto")
+            else train_command(config, interrupted, sets, resume="auto", n_gpus=n_gpus)
         )
         run = launch(command, log, env)
         launches += 1
@@ -302,7 +325,7 @@ def verify_resume(
                 f"(target {point.target_step} + {point.delay_s * 1000:.0f} ms), "
                 f"{point.seconds_into_launch:.1f} s into launch {launches}"
             )
-    final = launch(train_command(config, interrupted, sets, resume="auto"), log, env)
+    final = launch(train_command(config, interrupted, sets, resume="auto", n_gpus=n_gpus), log, env)
     launches += 1
     if final.wait(timeout_s) != 0:
         raise VerifyError(f"the resumed run failed: {final.tail()} (log: {final.log_path})")

@@ -52,3 +52,36 @@ def records(run_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(
+    cwd: Path, *flags: str, log: str = "run.out", extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """A training command in the background, its output in ``cwd / log``."""
+    return subprocess.Popen(
+        command(*flags),
+        cwd=cwd,
+        stdout=(cwd / log).open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**env(), **(extra_env or {})},
+    )
+
+
+def wait_for_step(run_dir: Path, procs: list[subprocess.Popen[str]], step: int = 1) -> None:
+    """Until the run has logged a step >= ``step`` (fails if a process ended first)."""
+    import time
+
+    deadline = time.monotonic() + 180
+    while not any(r["type"] == "step" and r["step"] >= step for r in records(run_dir)):
+        assert all(p.poll() is None for p in procs), [p.returncode for p in procs]
+        assert time.monotonic() < deadline, "no training step within 180 s"
+        time.sleep(0.1)

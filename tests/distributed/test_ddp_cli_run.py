@@ -26,6 +26,7 @@ def test_two_process_run_then_single_process_resume(tmp_path: Path) -> None:
     meta = json.loads((run_dir / "metadata.json").read_text())
     assert meta["status"] == "completed"
     assert meta["world_size"] == 2 and meta["backend"] == "gloo"
+    assert meta["global_batch"] == 128 and meta["sync_batchnorm"] is False  # 64 x 2 x 1
 
     recs = records(run_dir)
     n_train = next(r for r in recs if r.get("event") == "start")["train_samples"]

@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from multiprocessing.connection import wait
@@ -42,6 +43,9 @@ _VALUED = {
 # every rank at once) before they are terminated, then this long before SIGKILL.
 FAIL_GRACE_S = 5.0
 KILL_GRACE_S = 20.0
+# A worker whose launcher died gets this long to save and exit before its watchdog kills it.
+ORPHAN_GRACE_S = 60.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def worker_argv(argv: list[str]) -> list[str]:
@@ -95,6 +99,7 @@ def launch(args: argparse.Namespace, argv: list[str]) -> int:
         "WORLD_SIZE": str(nproc * nnodes),
         "LOCAL_WORLD_SIZE": str(nproc),
         "GROUP_RANK": str(node_rank),
+        "TRAINFORGE_LAUNCHER_PID": str(os.getpid()),
     }
     # N CPU workers on C cores: C // N threads each, or they slow each other down (the
     # same reason torchrun sets OMP_NUM_THREADS); a user's own setting wins.
@@ -199,6 +204,7 @@ def _worker(
     # Its own process group: a terminal's Ctrl-C reaches only the launcher, which forwards it
     # once (a second SIGINT would abort the worker without saving).
     os.setpgrp()
+    die_with_parent(int(env["TRAINFORGE_LAUNCHER_PID"]))
     os.environ.update(env)
     os.environ["LOCAL_RANK"] = str(local_rank)
     os.environ["RANK"] = str(rank_offset + local_rank)
@@ -218,3 +224,33 @@ def _worker(
         code = 1
     sys.stdout.flush()
     sys.exit(code)
+
+
+def die_with_parent(launcher_pid: int) -> None:
+    """SIGTERM this worker when the launcher dies, however it dies (see the module notes).
+
+    torch's spawn already sets a parent-death SIGINT before calling us; SIGTERM replaces it
+    because a second SIGINT aborts a run without saving. Outside Linux, only the watchdog.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+            print("warning: PR_SET_PDEATHSIG failed; relying on the watchdog", file=sys.stderr)
+    watchdog = threading.Thread(
+        target=_watch_launcher, args=(launcher_pid,), name="launcher-watchdog", daemon=True
+    )
+    watchdog.start()
+    if os.getppid() != launcher_pid:  # it died before the request above took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch_launcher(launcher_pid: int, poll_s: float = 1.0) -> None:
+    """Once the launcher is gone: SIGTERM (if the parent-death signal did not come), then
+    SIGKILL after ``ORPHAN_GRACE_S`` if this worker is still alive."""
+    while os.getppid() == launcher_pid:
+        time.sleep(poll_s)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(ORPHAN_GRACE_S)
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -88,4 +88,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _in_worker() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
+    """A launcher's worker, or a task of a multi-task ``srun`` step (the same test as
+    ``trainforge.train.distributed.slurm_env``, without importing torch)."""
+    env = os.environ
+    srun_task = "SLURM_STEP_ID" in env and int(env.get("SLURM_NTASKS") or 1) > 1
+    return int(env.get("WORLD_SIZE", "1") or 1) > 1 or srun_task

@@ -19,6 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="verify_resume",
         help="where the two runs go (DIR/reference, DIR/interrupted; default ./verify_resume)",
     )
+    flag(
+        parser,
+        "--n_gpus",
+        type=int,
+        metavar="N",
+        help="check a distributed run: both runs use --distributed --n_gpus N (CPU: N gloo "
+        "processes), each kill takes down the launcher and all its workers",
+    )
     overrides_flag(parser, " for both runs")
 
 
@@ -27,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.kills < 1:
         raise UsageError(f"--kills must be at least 1, got {args.kills}")
+    if args.n_gpus is not None and args.n_gpus < 1:
+        raise UsageError(f"--n_gpus must be at least 1, got {args.n_gpus}")
     # Fail fast on a bad config, before two training processes start.
     load_config(args.config, args.overrides).require_data(args.config)
 
@@ -39,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         overrides=args.overrides,
         echo=lambda line: print(line, flush=True),
+        n_gpus=args.n_gpus,
     )
     print(describe(report))
     return 0 if report.match else 1

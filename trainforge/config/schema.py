@@ -193,6 +193,11 @@ class TrainingConfig(Section):
         0.5, gt=0.0, le=1.0, description="nan_policy rollback: multiply the LR by this."
     )
     compile: bool = Field(False, description="torch.compile the model.")
+    sync_batchnorm: bool = Field(
+        False,
+        description="--distributed on GPUs: BatchNorm layers use statistics over every rank's "
+        "batch (SyncBatchNorm) instead of their own; no effect in one process.",
+    )
 
     @field_validator("mixed_precision")
     @classmethod

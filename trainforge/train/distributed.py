@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainforge.errors import TrainforgeError
+from trainforge.errors import ConfigError, TrainforgeError
 from trainforge.train.result import StopReason
 
 # Stop reasons in the order ranks agree on them, weakest first: the all-reduced maximum wins,
@@ -59,6 +60,18 @@ class DistContext:
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
         return [float(v) for v in t.tolist()]
 
+    def any_true(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on any."""
+        return self.sum_floats([float(flag)])[0] > 0 if self.enabled else flag
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` (any picklable object; tensors on the CPU) on every rank."""
+        if not self.enabled:
+            return value
+        box = [value]
+        torch.distributed.broadcast_object_list(box, src=0, device=self.device)
+        return box[0]
+
     def agree_stop(self, reason: StopReason | None) -> StopReason | None:
         """The strongest stop reason any rank holds (see STOP_REASONS), the same on all ranks."""
         if not self.enabled:
@@ -83,7 +96,10 @@ def check_peers(ctx: DistContext, *, failed: bool) -> None:
 
 
 def from_env() -> DistContext:
-    """The process's rank and world from the launcher's environment (no communication)."""
+    """The process's rank and world from the launcher's environment (no communication):
+    torchrun's variables, else those of a SLURM ``srun`` step (see :func:`slurm_env`)."""
+    for key, value in slurm_env(os.environ).items():
+        os.environ.setdefault(key, value)  # init_process_group reads MASTER_* from here
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world <= 1:
         return DistContext()
@@ -94,6 +110,37 @@ def from_env() -> DistContext:
     )
 
 
+# MASTER_PORT under SLURM when the job script sets none: one per job, the same on every task.
+SLURM_PORT_BASE, SLURM_PORT_SPAN = 20000, 20000
+
+
+def slurm_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """torchrun's variables for a task of a SLURM ``srun`` step, or ``{}``.
+
+    Only inside an ``srun`` step (``SLURM_STEP_ID`` set) with more than one task, and only
+    when no launcher set ``WORLD_SIZE``: a batch script running trainforge once (the batch
+    step also has ``SLURM_NTASKS``) stays an ordinary run. ``MASTER_ADDR``/``MASTER_PORT``
+    from the job's environment win over ``SLURM_LAUNCH_NODE_IPADDR`` and a port derived from
+    the job id.
+    """
+    if "WORLD_SIZE" in environ or "SLURM_STEP_ID" not in environ:
+        return {}
+    tasks = int(environ.get("SLURM_NTASKS") or environ.get("SLURM_NPROCS") or 1)
+    if tasks <= 1 or "SLURM_PROCID" not in environ:
+        return {}
+    job = int(environ.get("SLURM_JOB_ID") or environ.get("SLURM_JOBID") or 0)
+    return {
+        "WORLD_SIZE": str(tasks),
+        "RANK": environ["SLURM_PROCID"],
+        "LOCAL_RANK": environ.get("SLURM_LOCALID", "0"),
+        "GROUP_RANK": environ.get("SLURM_NODEID", "0"),
+        "MASTER_ADDR": environ.get(
+            "MASTER_ADDR", environ.get("SLURM_LAUNCH_NODE_IPADDR", "127.0.0.1")
+        ),
+        "MASTER_PORT": environ.get("MASTER_PORT", str(SLURM_PORT_BASE + job % SLURM_PORT_SPAN)),
+    }
+
+
 def init(ctx: DistContext, device: torch.device) -> torch.device:
     """Join the process group: nccl and ``cuda:LOCAL_RANK`` on GPUs, gloo on CPU.
 
@@ -101,7 +148,8 @@ def init(ctx: DistContext, device: torch.device) -> torch.device:
     arrived, so whatever a rank did before (reading a checkpoint) is done everywhere.
     """
     if device.type == "cuda":
-        device = torch.device("cuda", ctx.local_rank)
+        # SLURM may show each task only its own GPU(s) (--gpus-per-task): count from those
+        device = torch.device("cuda", ctx.local_rank % max(1, torch.cuda.device_count()))
         # before init_process_group: nccl binds each communicator to the current device
         torch.cuda.set_device(device)
         ctx.backend = "nccl"
@@ -116,6 +164,16 @@ def init(ctx: DistContext, device: torch.device) -> torch.device:
     return device
 
 
+def check_sync_batchnorm(ctx: DistContext, wanted: bool) -> None:
+    """torch's SyncBatchNorm runs on GPUs only: refuse it in a CPU (gloo) run, on every rank
+    alike, before the first collective."""
+    if wanted and ctx.enabled and ctx.device.type != "cuda":
+        raise ConfigError(
+            "training.sync_batchnorm: torch's SyncBatchNorm needs GPUs, and this distributed "
+            "run is on the CPU (gloo); set training.sync_batchnorm: false"
+        )
+
+
 def teardown(ctx: DistContext) -> None:
     """Leave the process group (also after an error, so the rendezvous port is released)."""
     if ctx.enabled and torch.distributed.is_initialized():
@@ -127,11 +185,16 @@ def teardown(ctx: DistContext) -> None:
         torch.distributed.destroy_process_group()
 
 
-def wrap_model(model: nn.Module, ctx: DistContext) -> nn.Module:
-    """DistributedDataParallel around a model already on this rank's device."""
+def wrap_model(model: nn.Module, ctx: DistContext, *, sync_batchnorm: bool = False) -> nn.Module:
+    """DistributedDataParallel around a model already on this rank's device; with
+    ``sync_batchnorm``, its BatchNorm layers become SyncBatchNorm first (same state-dict keys,
+    so checkpoints stay interchangeable with single-process runs)."""
     if not ctx.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel
+
+    if sync_batchnorm:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=ids)

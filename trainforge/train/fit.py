@@ -14,7 +14,6 @@ from torch.utils.data import Dataset
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, load_config, validate
 from trainforge.config.trust import require_trust
-from trainforge.errors import ConfigError
 from trainforge.train import distributed
 from trainforge.train import resume as resuming
 from trainforge.train.device import resolve_device
@@ -104,13 +103,9 @@ def fit(
 def _join_process_group(
     dist: distributed.DistContext, cfg: TrainConfig, device_flag: str | None
 ) -> torch.device:
-    if cfg.training.nan_policy == "rollback":
-        # a rollback re-reads rank 0's file on one rank's say-so; not worth the coordination
-        raise ConfigError(
-            "training.nan_policy: rollback is not supported in distributed runs; "
-            "use nan_policy: skip or stop"
-        )
-    return distributed.init(dist, resolve_device(device_flag or cfg.training.device))
+    device = distributed.init(dist, resolve_device(device_flag or cfg.training.device))
+    distributed.check_sync_batchnorm(dist, cfg.training.sync_batchnorm)
+    return device
 
 
 def _load(

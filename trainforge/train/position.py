@@ -26,6 +26,8 @@ class LoopPosition:
     consecutive_skips: int = 0
     stop_reason: StopReason | None = None
     world_size: int = 1
+    # the world size of the checkpoint last loaded (``batch_in_epoch`` was counted in it)
+    saved_world_size: int = 1
 
     @property
     def epoch_label(self) -> int:
@@ -56,9 +58,34 @@ class LoopPosition:
         self.global_step = int(state["global_step"])
         self.totals = EpochTotals(**state["totals"])
         self.consecutive_skips = int(state.get("consecutive_skips", 0))
+        self.saved_world_size = int(state.get("world_size", 1))
         # A checkpoint is written while the loop runs, or by a signal stop that a resume
         # continues: the loop that loads it has not stopped.
         self.stop_reason = None
 
 
-__all__ = ["LoopPosition"]
+def rescale_batch(
+    batch_in_epoch: int,
+    saved_world: int,
+    world: int,
+    batch_size: int,
+    total_samples: int,
+    n_batches: int,
+) -> tuple[int, int]:
+    """Where a checkpoint saved in ``saved_world`` processes resumes in ``world`` processes:
+    (this world's batch index, samples of the epoch already consumed).
+
+    Ranks are dealt an epoch's order round-robin, so the first ``k`` batches of every rank
+    are together the first ``k * batch_size * saved_world`` samples of the order. The resume
+    starts at the last boundary of this world size at or before that count: no sample is
+    skipped, a few may be seen twice. ``n_batches`` is this world's batches per epoch.
+    """
+    if saved_world == world:
+        return batch_in_epoch, min(batch_in_epoch * batch_size * world, total_samples)
+    consumed = min(batch_in_epoch * batch_size * saved_world, total_samples)
+    if consumed >= total_samples:
+        return n_batches, total_samples
+    return min(consumed // (batch_size * world), n_batches), consumed
+
+
+__all__ = ["LoopPosition", "rescale_batch"]

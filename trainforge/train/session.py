@@ -29,6 +29,7 @@ from trainforge.train.counters import Limits
 from trainforge.train.device import resolve_device
 from trainforge.train.hooks import Hook
 from trainforge.train.ports import RunData, RunFolderLike, RunLog
+from trainforge.train.position import rescale_batch
 from trainforge.train.progress import bar_enabled
 from trainforge.train.result import (
     EXIT_DIVERGED,
@@ -155,7 +156,7 @@ class RunSession:
             model = build_model(cfg.model, data.spec)
         parent = load_pretrained(model, cfg.model) if self.ckpt is None else None
         model.to(device)
-        model = distributed.wrap_model(model, self.dist)
+        model = distributed.wrap_model(model, self.dist, sync_batchnorm=cfg.training.sync_batchnorm)
         if cfg.training.compile:
             model = torch.compile(model)  # type: ignore[assignment]
 
@@ -209,7 +210,7 @@ class RunSession:
         if self.ckpt is not None:
             _restore(trainer, self.ckpt, self.ckpt_path)
             trainer.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
-            _warn_if_not_exact(self.ckpt, loggers, self.dist.world_size)
+            _warn_if_not_exact(trainer, self.ckpt, loggers)
             checkpointing.remove_stale_temp_files(self.folder.checkpoint_dir)
         precision_notice = trainer.precision.notice()
         for notice in [*notices, *([precision_notice] if precision_notice else [])]:
@@ -380,6 +381,11 @@ class RunSession:
             num_threads=torch.get_num_threads(),
             world_size=self.dist.world_size,
             backend=self.dist.backend,
+            # samples per optimizer step over all ranks
+            global_batch=self.cfg.data.batch_size
+            * self.dist.world_size
+            * self.cfg.training.gradient_accumulation_steps,
+            sync_batchnorm=self.cfg.training.sync_batchnorm and self.dist.enabled,
             start_time=_iso(self.started),
             end_time=None,
             duration_s=None,
@@ -493,13 +499,22 @@ def available_metrics(task: str, num_classes: int) -> list[str]:
     return [f"val_{m}" for m in base] + train
 
 
-def _warn_if_not_exact(ckpt: dict[str, Any], loggers: RunLog, world_size: int = 1) -> None:
+def _warn_if_not_exact(trainer: Trainer, ckpt: dict[str, Any], loggers: RunLog) -> None:
     saved_world = int(ckpt["trainer"].get("world_size", 1))
-    if saved_world != 1 or world_size != 1:
-        # bit-exact resume is a single-process promise: DDP sums gradients in a different order
+    world_size = trainer.dist.world_size
+    if saved_world != world_size:
+        # ranks are dealt each epoch's order round-robin: another world size deals the rest
+        # of the epoch differently, and DDP sums gradients in another order
+        pos, train = trainer.pos, trainer.data.train
+        total = getattr(train, "total_samples", train.num_samples)
+        _, consumed = rescale_batch(
+            pos.batch_in_epoch, world_size, world_size, trainer.cfg.data.batch_size, total, 0
+        )
         loggers.text.warning(
-            f"resuming a {saved_world}-process checkpoint in {world_size} process(es): training "
-            "continues from the same epoch and step, but not bit-identically"
+            f"resuming a {saved_world}-process checkpoint in {world_size} process(es): epoch "
+            f"{pos.epoch + 1} continues at sample {consumed} of {total} (step "
+            f"{pos.global_step}), but the order of the samples changed, so the run is not "
+            "bit-identical to an uninterrupted one; resume with the same --n_gpus for that"
         )
         return
     threads, version = ckpt.get("num_threads"), ckpt.get("torch_version")

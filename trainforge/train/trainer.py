@@ -33,7 +33,7 @@ from trainforge.train.losses import build_loss
 from trainforge.train.nonfinite import step_verdict
 from trainforge.train.optim import build_optimizer, set_lr
 from trainforge.train.ports import RunData, RunLog
-from trainforge.train.position import LoopPosition
+from trainforge.train.position import LoopPosition, rescale_batch
 from trainforge.train.progress import EpochProgress
 from trainforge.train.result import StopReason, TrainingDiverged
 from trainforge.train.schedule import LRSchedule
@@ -240,6 +240,9 @@ class Trainer:
         verdict = step_verdict(
             loss_value, norm_value, scaler_active=scaler is not None, loss_scale=scale
         )
+        # one rank's non-finite step is every rank's: they skip or roll back together
+        if self.dist.enabled and self.dist.any_true(verdict == "nonfinite"):
+            verdict = "nonfinite"
         if verdict == "nonfinite":
             self.on_nonfinite(loss_value, norm_value)
             return loss_value
@@ -424,6 +427,7 @@ class Trainer:
             return
         if not self.dist.is_main:  # rank 0 writes every file of a data-parallel run
             self._last_save_time = time.monotonic()
+            self._rollbacks = 0
             return
         # The events go to the log before the state is taken, so the log positions stored in
         # the checkpoint include them: a run resumed from it keeps the record of its save.
@@ -517,7 +521,16 @@ class Trainer:
 
     def rollback(self) -> None:
         source = self.last_saved
-        if source is None or not source.exists():
+        state: dict[str, Any] | None = None
+        if self.dist.enabled:
+            # every rank diverged at this step (see optimizer_step): rank 0 reads its file
+            # and hands the state to all, so no rank needs to see rank 0's disk
+            if self.dist.is_main and source is not None and source.exists():
+                state = load_checkpoint(source, map_location="cpu")
+            state, source = self.dist.broadcast((state, source))
+        elif source is not None and source.exists():
+            state = load_checkpoint(source, map_location=self.device)
+        if state is None or source is None:
             raise TrainingDiverged(
                 "training diverged before any checkpoint was written, so nan_policy: rollback has "
                 "nothing to return to; lower training.learning_rate"
@@ -533,7 +546,6 @@ class Trainer:
                 "training.learning_rate"
             )
         factor = self.schedule.factor * self.cfg.training.rollback_lr_factor
-        state = load_checkpoint(source, map_location=self.device)
         self.load_state_dict(state)
         self.schedule.factor = factor
         # The steps after the checkpoint are redone: their records must not appear twice.
@@ -577,6 +589,15 @@ class Trainer:
         parts = self.parts()
         rng = parts.pop("rng")
         checkpointing.load_parts(parts, state)
+        if self.pos.saved_world_size != self.dist.world_size:  # a resume in another world size
+            self.pos.batch_in_epoch, _ = rescale_batch(
+                self.pos.batch_in_epoch,
+                self.pos.saved_world_size,
+                self.dist.world_size,
+                self.cfg.data.batch_size,
+                getattr(self.data.train, "total_samples", self.data.train.num_samples),
+                self.n_batches,
+            )
         if self.pos.batch_in_epoch >= self.n_batches:  # saved after the last step, before
             self.pos.batch_in_epoch = self.n_batches  # the epoch closed
         rng.load_state_dict(state["rng"])
