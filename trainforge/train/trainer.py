@@ -19,6 +19,7 @@ from torch import nn
 from trainforge.config import TrainConfig
 from trainforge.errors import CheckpointError
 from trainforge.train import checkpointing
+from trainforge.train.checkpoint_files import write_checkpoint
 from trainforge.train.accumulation import window_sample_count
 from trainforge.train.counters import EpochTotals, Limits, Rollback, Window
 from trainforge.train.device import Precision
@@ -405,10 +406,12 @@ class Trainer:
         for name in names:
             self.log.log(self._checkpoint_event("checkpoint", self.checkpoint_dir / name))
         state = self.state_dict()
+        written: Path | None = None  # the state is serialised once, then copied
         for name in names:
             target = self.checkpoint_dir / name
             try:
-                path = checkpointing.write(state, target)
+                path = write_checkpoint(state, target, copy_of=written)
+                written = path
             except CheckpointError:
                 self.log.log(self._checkpoint_event("checkpoint_failed", target))
                 raise
