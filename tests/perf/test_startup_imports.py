@@ -56,7 +56,9 @@ def test_a_csv_run_imports_only_what_its_config_uses(tmp_path: Path) -> None:
         "logging": {"progress_bar": "off", "tensorboard": False},
     }
     run = tmp_path / "run"
-    loaded = modules_after(f"import trainforge\ntrainforge.fit({config!r}, output={str(run)!r})", ROOT)
+    loaded = modules_after(
+        f"import trainforge\ntrainforge.fit({config!r}, output={str(run)!r})", ROOT
+    )
     assert (run / "checkpoints" / "last.pth").is_file()
     for heavy in ("sklearn", "torchvision", "tensorboard", "wandb", "mlflow", "optuna"):
         assert heavy not in loaded, heavy

@@ -167,6 +167,13 @@ class TrainingConfig(Section):
         0.5, gt=0.0, le=1.0, description="nan_policy rollback: multiply the LR by this."
     )
     compile: bool = Field(False, description="torch.compile the model.")
+    profile: bool = Field(
+        False,
+        description=(
+            "Record a few optimizer steps after a warm-up with torch.profiler into "
+            "logs/profile/ and print the top operators and the data-wait share."
+        ),
+    )
 
     @field_validator("mixed_precision")
     @classmethod

@@ -19,8 +19,8 @@ from torch import nn
 from trainforge.config import TrainConfig
 from trainforge.errors import CheckpointError
 from trainforge.train import checkpointing
-from trainforge.train.checkpoint_files import write_checkpoint
 from trainforge.train.accumulation import window_sample_count
+from trainforge.train.checkpoint_files import write_checkpoint
 from trainforge.train.counters import EpochTotals, Limits, Rollback, Window
 from trainforge.train.device import Precision
 from trainforge.train.distributed import DistContext
@@ -28,6 +28,7 @@ from trainforge.train.hooks import Hook, RunState
 from trainforge.train.losses import build_loss
 from trainforge.train.nonfinite import step_verdict
 from trainforge.train.optim import build_optimizer, set_lr
+from trainforge.train.profiling import DATA_WAIT
 from trainforge.train.progress import EpochProgress
 from trainforge.train.result import TrainingDiverged
 from trainforge.train.schedule import LRSchedule
@@ -60,6 +61,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.lineage = lineage
         self.hooks = list(hooks)
+        self.mark_data_waits = False
         self.limits = limits or Limits()
         self.run_dir = run_dir
         self.dist = dist or DistContext()
@@ -534,7 +536,11 @@ class Trainer:
         while True:
             t0 = time.perf_counter()
             try:
-                batch = next(iterator)
+                if self.mark_data_waits:  # training.profile: each wait shows in the trace
+                    with torch.profiler.record_function(DATA_WAIT):
+                        batch = next(iterator)
+                else:
+                    batch = next(iterator)
             except StopIteration:
                 return
             window.data_wait += time.perf_counter() - t0
