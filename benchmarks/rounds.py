@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 
 def alternate(
@@ -20,3 +20,23 @@ def alternate(
             scores[name] = run()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}, scores
+
+
+def alternate_records(
+    contenders: Mapping[str, Callable[[], dict[str, float]]], rounds: int
+) -> dict[str, list[dict[str, float]]]:
+    """Run every contender once per round, the order rotating each round (so that none always
+    runs right after the same neighbour); returns each contender's records, one per round."""
+    names = list(contenders)
+    records: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            records[name].append(contenders[name]())
+    return records
+
+
+def median_spread(values: list[float]) -> tuple[float, float]:
+    """(median, half the min-to-max range as a fraction of the median)."""
+    mid = statistics.median(values)
+    return mid, (max(values) - min(values)) / 2 / mid if mid else 0.0

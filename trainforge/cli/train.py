@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     trust_flag(parser)
     flag(
         parser,
+        "--profile",
+        action="store_true",
+        help="record a few steps with torch.profiler into logs/profile/ (training.profile)",
+    )
+    flag(
+        parser,
         "--distributed",
         action="store_true",
         help="data-parallel training in --n_gpus processes on this node (gloo on CPU)",
@@ -43,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from trainforge.config import load_config
 
+    if args.profile:
+        args.overrides = [*args.overrides, "training.profile=true"]
     launcher_only = [args.n_gpus, args.nnodes, args.node_rank, args.master_addr, args.master_port]
     # A worker's environment says it is one already: it never launches again.
     launching = args.distributed and not _in_worker()

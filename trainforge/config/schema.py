@@ -198,6 +198,13 @@ class TrainingConfig(Section):
         description="--distributed on GPUs: BatchNorm layers use statistics over every rank's "
         "batch (SyncBatchNorm) instead of their own; no effect in one process.",
     )
+    profile: bool = Field(
+        False,
+        description=(
+            "Record a few optimizer steps after a warm-up with torch.profiler into "
+            "logs/profile/ and print the top operators and the data-wait share."
+        ),
+    )
 
     @field_validator("mixed_precision")
     @classmethod

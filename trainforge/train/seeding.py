@@ -67,7 +67,10 @@ def configure_determinism(deterministic: bool | Literal["strict"], benchmark: bo
         raise ValueError(f'deterministic must be True, False or "strict", got {deterministic!r}')
     notices: list[str] = []
     if deterministic is False:
-        torch.use_deterministic_algorithms(False)
+        # torch.use_deterministic_algorithms imports torch._inductor (over a second of
+        # start-up): call it only to switch the mode off after something switched it on.
+        if torch.are_deterministic_algorithms_enabled():
+            torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.deterministic = False
         torch.backends.cudnn.benchmark = benchmark
         return notices

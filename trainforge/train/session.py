@@ -116,6 +116,7 @@ class RunSession:
             )
         distributed.check_peers(self.dist, failed=False)
         self.loggers: RunLog | None = None
+        self.profiler: Any = None  # training.profile: a StepProfiler
         self.argv = argv if argv is not None else list(sys.argv)
         self.same_folder = same_folder
 
@@ -212,6 +213,12 @@ class RunSession:
             trainer.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
             _warn_if_not_exact(trainer, self.ckpt, loggers)
             checkpointing.remove_stale_temp_files(self.folder.checkpoint_dir)
+        if cfg.training.profile and self.dist.is_main:
+            from trainforge.train.profiling import attach_profiler
+
+            self.profiler = attach_profiler(
+                trainer, self.folder.log_dir / "profile", device.type == "cuda"
+            )
         precision_notice = trainer.precision.notice()
         for notice in [*notices, *([precision_notice] if precision_notice else [])]:
             loggers.text.info(notice)
@@ -248,6 +255,8 @@ class RunSession:
     def _finish(
         self, trainer: Trainer, status: str, reason: str | None, exit_code: int, error: str | None
     ) -> RunResult:
+        if self.profiler is not None:  # a run shorter than the profile window
+            self.profiler.finish(trainer.global_step)
         first = self.cfg.checkpointing.monitors[0]
         ended = time.time()
         result = RunResult(

@@ -25,6 +25,7 @@ from trainforge.health.rules import FIX_NONFINITE
 from trainforge.models import parameter_count
 from trainforge.train import checkpointing
 from trainforge.train.accumulation import window_sample_count
+from trainforge.train.checkpoint_files import write_checkpoint
 from trainforge.train.counters import LatestMetrics, Limits, Rollback, Window
 from trainforge.train.device import Precision
 from trainforge.train.distributed import DistContext, unwrap
@@ -34,6 +35,7 @@ from trainforge.train.nonfinite import step_verdict
 from trainforge.train.optim import build_optimizer, set_lr
 from trainforge.train.ports import RunData, RunLog
 from trainforge.train.position import LoopPosition, rescale_batch
+from trainforge.train.profiling import DATA_WAIT
 from trainforge.train.progress import EpochProgress
 from trainforge.train.result import StopReason, TrainingDiverged
 from trainforge.train.schedule import LRSchedule
@@ -71,6 +73,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.lineage = lineage
         self.hooks = list(hooks)
+        self.mark_data_waits = False
         self.limits = limits or Limits()
         self.run_dir = run_dir
         self.dist = dist or DistContext()
@@ -434,10 +437,12 @@ class Trainer:
         for name in names:
             self.log.log(self._checkpoint_event("checkpoint", self.checkpoint_dir / name))
         state = self.state_dict()
+        written: Path | None = None  # the state is serialised once, then copied
         for name in names:
             target = self.checkpoint_dir / name
             try:
-                path = checkpointing.write(state, target)
+                path = write_checkpoint(state, target, copy_of=written)
+                written = path
             except CheckpointError:
                 self.log.log(self._checkpoint_event("checkpoint_failed", target))
                 raise
@@ -610,7 +615,11 @@ class Trainer:
         while True:
             t0 = time.perf_counter()
             try:
-                batch = next(iterator)
+                if self.mark_data_waits:  # training.profile: each wait shows in the trace
+                    with torch.profiler.record_function(DATA_WAIT):
+                        batch = next(iterator)
+                else:
+                    batch = next(iterator)
             except StopIteration:
                 return
             window.data_wait += time.perf_counter() - t0
