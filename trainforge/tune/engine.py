@@ -28,7 +28,7 @@ def make_storage(url: str, tuning: TuneConfig | None = None) -> optuna.storages.
         kwargs = {
             "heartbeat_interval": par.heartbeat_interval,
             "grace_period": par.grace_period or 3 * par.heartbeat_interval,
-            "failed_trial_callback": optuna.storages.RetryFailedTrialCallback(
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
                 max_retry=par.max_retry
             ),
         }
@@ -65,7 +65,6 @@ def make_sampler(tuning: TuneConfig, worker: int = 0) -> optuna.samplers.BaseSam
             group=any(s.when for s in tuning.search_space.values()),
             constant_liar=True,
             seed=seed,
-            warn_independent_sampling=False,
         )
     if method == "gp":
         return optuna.samplers.GPSampler(
