@@ -115,3 +115,68 @@ def run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complete
 
 def tune(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return run([TUNER, *args], cwd, timeout)
+
+
+# A user's model (architecture: "tune_model:Net") whose behaviour a trial's parameters choose:
+# the real ways a trial goes wrong, with nothing mocked.
+USER_MODEL = '''
+import math
+import time
+
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes: int, in_channels: int = 1, mode: str = "ok"):
+        super().__init__()
+        self.mode = mode
+        self.fc = nn.Linear(64 * in_channels, num_classes)
+
+    def forward(self, x):
+        if self.mode == "hang":
+            time.sleep(10_000)
+        if self.mode == "slow":
+            time.sleep(0.2)
+        if self.mode == "crash":
+            raise RuntimeError("the user's model broke")
+        out = self.fc(x.flatten(1))
+        if self.mode == "nan":
+            out = out * math.nan
+        return out
+'''
+
+
+def user_model_base(folder: Path, epochs: int = 1) -> dict[str, Any]:
+    (folder / "tune_model.py").write_text(USER_MODEL)
+    base = {k: dict(v) for k, v in BASE.items()}
+    base["model"] = {"architecture": "tune_model:Net"}
+    base["training"] = {"epochs": epochs, "learning_rate": 0.01, "nan_policy": "stop"}
+    return base
+
+
+def search(
+    folder: Path,
+    tuning_dict: dict[str, Any],
+    base: dict[str, Any] | None = None,
+    n_jobs: int = 1,
+    study_name: str = "s",
+) -> Any:
+    """A search through the Python API (the forkserver is shared by a test file's searches)."""
+    from trainforge.config import load_config
+    from trainforge.config.tuning import TuneConfig
+    from trainforge.tune import Plan, run_search
+
+    tuning = TuneConfig.model_validate(tuning_dict)
+    plan = Plan(
+        tuning=tuning,
+        base=load_config(base or BASE),
+        output=folder / "out",
+        study_name=study_name,
+        storage=f"sqlite:///{folder}/studies.db",
+        n_trials=tuning.optimization.n_trials,
+        n_jobs=n_jobs,
+        gpus=[],
+        threads=None,
+    )
+    return run_search(plan)

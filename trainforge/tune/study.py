@@ -99,7 +99,7 @@ def open_study(plan: Plan) -> optuna.Study:
 
 def run_search(plan: Plan) -> optuna.Study:
     """Run the workers until the study has ``n_trials`` finished trials."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     study = open_study(plan)
     n_jobs, gpu_split, threads, _ = plan_workers(

@@ -49,7 +49,7 @@ class WorkerSpec:
 def run_worker(spec: WorkerSpec) -> None:
     """Run trials until the study has enough; waits for other workers' running trials, so a
     dead worker's trial goes stale, is failed and retried here rather than left RUNNING."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     tuning = validate(spec.tuning, TuneConfig, source="")
     base = validate(spec.base, TrainConfig, source="")
