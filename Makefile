@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 JOBS ?= 2
 
-.PHONY: demo test lint format install clean bench
+.PHONY: demo test lint format install clean bench test-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check trainforge tests benchmarks *.py
 	$(BIN)/mypy
 
-test: lint
+test-tools:
+	@bash scripts/test-tools.sh
+
+test: lint test-tools
 	$(BIN)/pytest -n $(JOBS) -q
 
 format: $(STAMP)
