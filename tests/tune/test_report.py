@@ -76,6 +76,8 @@ def test_report_renders_every_plot_offline_with_names_escaped(tmp_path: Path) ->
     drawn = rendered.dom.count('class="main-svg"')
     assert drawn >= 2 * len(plots)  # plotly draws two svg layers into every plot it renders
     assert "not drawn" not in rendered.dom
+    # plotly reads <b> in a label as bold: the name must show as written, tags and all
+    assert re.search(r"<text[^>]*>[^<]*model\.kwargs\.&lt;b&gt;width", rendered.dom)
     assert 'id="best-config"' in rendered.dom and "provenance" in rendered.dom
     assert rendered.dom.count("<tr>") == 13  # the header and 12 trials
     assert rendered.screenshot.is_file()

@@ -46,11 +46,47 @@ def analyze(study_name: str, storage: str | None, out: Path) -> Path:
     return out
 
 
+def _for_display(study: optuna.Study) -> optuna.Study:
+    """An in-memory copy whose parameter names and string values are HTML-escaped: plotly
+    reads tags such as <b> in labels as markup, and a name must show as written."""
+    from optuna.distributions import CategoricalDistribution
+
+    e = html.escape
+
+    def value(v: Any) -> Any:
+        return e(v) if isinstance(v, str) else v
+
+    copy = optuna.create_study(direction=study.direction)
+    copy.set_user_attr("metric", e(str(study.user_attrs.get("metric", "objective"))))
+    done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    for t in study.get_trials(deepcopy=False, states=done):
+        dists = {}
+        for name, dist in t.distributions.items():
+            if isinstance(dist, CategoricalDistribution):
+                dist = CategoricalDistribution([value(c) for c in dist.choices])
+            dists[e(name)] = dist
+        copy.add_trial(
+            optuna.create_trial(
+                state=t.state,
+                value=t.value,
+                params={e(k): value(v) for k, v in t.params.items()},
+                distributions=dists,
+                intermediate_values=t.intermediate_values,
+                user_attrs=t.user_attrs,
+            )
+        )
+    return copy
+
+
 def figures(study: optuna.Study) -> list[tuple[str, Any | str]]:
     """(title, plotly figure or the reason it cannot be drawn) for every plot of the report."""
     import optuna.visualization as vis
     from optuna.importance import FanovaImportanceEvaluator, PedAnovaImportanceEvaluator
 
+    original_names = study.user_attrs.get("intermediate_metric")
+    study = _for_display(study)
+    if original_names:
+        study.set_user_attr("intermediate_metric", html.escape(str(original_names)))
     metric = str(study.user_attrs.get("metric", "objective"))
     done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     plots: list[tuple[str, Any]] = [
@@ -74,7 +110,8 @@ def figures(study: optuna.Study) -> list[tuple[str, Any | str]]:
     if top:
         plots.append(
             (
-                f"Contour of the two most important parameters ({top[0]}, {top[1]})",
+                f"Contour of the two most important parameters "
+                f"({html.unescape(top[0])}, {html.unescape(top[1])})",
                 lambda: vis.plot_contour(study, params=top, target_name=metric),
             )
         )
@@ -141,6 +178,7 @@ def render(study: optuna.Study, storage: str) -> str:
 
     e = html.escape
     sections: list[str] = []
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     for i, (title, fig) in enumerate(figures(study)):
         if isinstance(fig, str):
             body = f'<p class="note">{e(fig)}</p>'
