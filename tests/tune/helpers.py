@@ -72,9 +72,7 @@ def spec_tuning_yaml() -> str:
     return SPEC_TUNING_FALLBACK
 
 
-def write_configs(
-    folder: Path, tuning: dict[str, Any], base: dict[str, Any] | None = None
-) -> Path:
+def write_configs(folder: Path, tuning: dict[str, Any], base: dict[str, Any] | None = None) -> Path:
     """training_config.yaml and tuning_config.yaml side by side, as SPEC keeps them."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "training_config.yaml").write_text(yaml.safe_dump(base or BASE))
@@ -119,7 +117,7 @@ def tune(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complet
 
 # A user's model (architecture: "tune_model:Net") whose behaviour a trial's parameters choose:
 # the real ways a trial goes wrong, with nothing mocked.
-USER_MODEL = '''
+USER_MODEL = """
 import math
 import time
 
@@ -144,7 +142,7 @@ class Net(nn.Module):
         if self.mode == "nan":
             out = out * math.nan
         return out
-'''
+"""
 
 
 def user_model_base(folder: Path, epochs: int = 1) -> dict[str, Any]:

@@ -30,12 +30,16 @@ def test_two_parallel_workers_share_the_default_storage_and_never_repeat_a_grid_
         "hidden_sizes": {"type": "categorical", "choices": [[8], [16]]},
     }
     write_configs(tmp_path, tuning(space, n_trials=10, method="grid"))
-    result = tune(["--config", "tuning_config.yaml", "--parallel", "2", "--output", "res"], tmp_path)
+    result = tune(
+        ["--config", "tuning_config.yaml", "--parallel", "2", "--output", "res"], tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "grid: 4 point(s)" in result.stdout
     assert "n_trials 10 capped at the grid's 4 point(s)" in result.stdout
     assert "2 workers share" in result.stdout  # the cores are split between workers
-    study = optuna.load_study(study_name="tuning_config", storage=f"sqlite:///{tmp_path}/trainforge_studies.db")
+    study = optuna.load_study(
+        study_name="tuning_config", storage=f"sqlite:///{tmp_path}/trainforge_studies.db"
+    )
     assert len(study.trials) == 4
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
     points = {(t.params["learning_rate"], t.params["hidden_sizes"]) for t in study.trials}
@@ -48,8 +52,10 @@ def test_two_parallel_workers_share_the_default_storage_and_never_repeat_a_grid_
 @pytest.mark.slow
 def test_ctrl_c_stops_the_study_cleanly(tmp_path: Path) -> None:
     base = user_model_base(tmp_path, epochs=50)
-    space = {"model.kwargs.mode": {"type": "categorical", "choices": ["slow"]}, "learning_rate": {
-        "type": "loguniform", "low": 1e-3, "high": 1e-2}}
+    space = {
+        "model.kwargs.mode": {"type": "categorical", "choices": ["slow"]},
+        "learning_rate": {"type": "loguniform", "low": 1e-3, "high": 1e-2},
+    }
     write_configs(tmp_path, tuning(space, n_trials=3), base)
     proc = subprocess.Popen(
         [sys.executable, TUNER, "--config", "tuning_config.yaml", "--output", "res"],
@@ -61,7 +67,9 @@ def test_ctrl_c_stops_the_study_cleanly(tmp_path: Path) -> None:
     )
     metrics = tmp_path / "res" / "trials" / "trial_0000" / "logs" / "metrics.json"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (metrics.exists() and '"type": "step"' in metrics.read_text()):
+    while time.monotonic() < deadline and not (
+        metrics.exists() and '"type": "step"' in metrics.read_text()
+    ):
         time.sleep(0.3)
     assert proc.poll() is None, proc.communicate()[0][-3000:]
     proc.send_signal(signal.SIGINT)
@@ -69,7 +77,9 @@ def test_ctrl_c_stops_the_study_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 130, out[-3000:]
     assert "interrupted: the study is saved" in out
     assert "Traceback" not in out
-    study = optuna.load_study(study_name="tuning_config", storage=f"sqlite:///{tmp_path}/trainforge_studies.db")
+    study = optuna.load_study(
+        study_name="tuning_config", storage=f"sqlite:///{tmp_path}/trainforge_studies.db"
+    )
     assert [t.state for t in study.trials] == [TrialState.FAIL]
     meta = json.loads((metrics.parent.parent / "metadata.json").read_text())
     assert meta["status"] == "stopped"  # the trial's run ended cleanly, not killed mid-write
@@ -111,7 +121,9 @@ def test_validate_best_retrains_with_other_seeds(tmp_path: Path) -> None:
 
 
 def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
-    (tmp_path / "t.yaml").write_text("search_space:\n  learning_rate: {type: uniform, low: 0, high: 1}\n")
+    (tmp_path / "t.yaml").write_text(
+        "search_space:\n  learning_rate: {type: uniform, low: 0, high: 1}\n"
+    )
     no_base = tune(["--config", "t.yaml"], tmp_path)
     assert no_base.returncode == 2
     assert no_base.stderr.strip().count("\n") == 0 and "base_config" in no_base.stderr
@@ -126,7 +138,10 @@ def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
 def test_dashboard_reads_the_default_storage(tmp_path: Path) -> None:
     pytest.importorskip("optuna_dashboard", reason="optuna-dashboard (the tune extra) is absent")
     write_configs(tmp_path, tuning(n_trials=1), None)
-    result = tune(["--config", "tuning_config.yaml", "--study_name", "dash", "--set", "training.epochs=1"], tmp_path)
+    result = tune(
+        ["--config", "tuning_config.yaml", "--study_name", "dash", "--set", "training.epochs=1"],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

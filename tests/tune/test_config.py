@@ -95,10 +95,12 @@ def test_bad_search_spaces_fail_before_any_trial() -> None:
     base = load_config(BASE)
     with pytest.raises(ConfigError, match="not a known short name"):
         space.check_space(_cfg({"nonsense": {"type": "uniform", "low": 0, "high": 1}}), base)
-    with pytest.raises(ConfigError, match="'training.nope' does not exist"):
+    with pytest.raises(ConfigError, match=r"'training\.nope' does not exist"):
         space.check_space(_cfg({"training.nope": {"type": "uniform", "low": 0, "high": 1}}), base)
     with pytest.raises(ConfigError, match="grid search needs discrete values"):
-        space.check_space(_cfg({"dropout": {"type": "uniform", "low": 0, "high": 0.5}}, "grid"), base)
+        space.check_space(
+            _cfg({"dropout": {"type": "uniform", "low": 0, "high": 0.5}}, "grid"), base
+        )
     with pytest.raises(ConfigError, match="no search_space"):
         space.check_space(_cfg({}), base)
     # free-form model.kwargs accept new keys
@@ -125,7 +127,11 @@ def test_grid_points_are_every_combination_once() -> None:
     cfg = _cfg(
         {
             "optimizer": {"type": "categorical", "choices": ["adam", "sgd"]},
-            "momentum": {"type": "categorical", "choices": [0.5, 0.9], "when": {"optimizer": "sgd"}},
+            "momentum": {
+                "type": "categorical",
+                "choices": [0.5, 0.9],
+                "when": {"optimizer": "sgd"},
+            },
             "learning_rate": {"type": "loguniform", "low": 1e-3, "high": 1e-1, "grid_points": 3},
             "epochs": {"type": "int", "low": 1, "high": 2},
         },

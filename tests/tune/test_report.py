@@ -42,7 +42,11 @@ def _study(folder: Path) -> None:
     rng = __import__("random").Random(0)
     for i in range(12):
         lr = 10 ** rng.uniform(-4, -1)
-        params = {"learning_rate": lr, PARAM: rng.choice([8, 16]), "optimizer": rng.choice(["adam", "sgd"])}
+        params = {
+            "learning_rate": lr,
+            PARAM: rng.choice([8, 16]),
+            "optimizer": rng.choice(["adam", "sgd"]),
+        }
         value = 0.5 + 0.4 * (lr > 1e-3) + 0.01 * rng.random()
         pruned = i % 4 == 3
         study.add_trial(
@@ -51,8 +55,13 @@ def _study(folder: Path) -> None:
                 distributions=dists,
                 value=None if pruned else value,
                 state=TrialState.PRUNED if pruned else TrialState.COMPLETE,
-                intermediate_values={1: -1.0 + value / 2, 2: -1.0 + value} if not pruned else {1: -2.0},
-                user_attrs={"epochs": 1 if pruned else 2, "reason": "<i>pruned</i>" if pruned else ""},
+                intermediate_values={1: -1.0 + value / 2, 2: -1.0 + value}
+                if not pruned
+                else {1: -2.0},
+                user_attrs={
+                    "epochs": 1 if pruned else 2,
+                    "reason": "<i>pruned</i>" if pruned else "",
+                },
             )
         )
 

@@ -91,7 +91,9 @@ def test_hanging_crashing_and_diverging_trials_fail_and_the_study_goes_on(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the user's model module lives in the working folder
     base = user_model_base(tmp_path)
-    space = {"model.kwargs.mode": {"type": "categorical", "choices": ["hang", "crash", "nan", "ok"]}}
+    space = {
+        "model.kwargs.mode": {"type": "categorical", "choices": ["hang", "crash", "nan", "ok"]}
+    }
     cfg = tuning(space, n_trials=4, method="grid", optimization={"timeout_per_trial": 20})
     started = time.monotonic()
     study = search(tmp_path, cfg, base)

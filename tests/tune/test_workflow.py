@@ -71,7 +71,9 @@ def test_workflow_2_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert not [t for t in study.trials if t.state.name == "RUNNING"]
 
     # 2. Analyze results (verbatim)
-    report = tune(["--analyze", "--study", "my_tuning", "--output", "analysis_report.html"], tmp_path)
+    report = tune(
+        ["--analyze", "--study", "my_tuning", "--output", "analysis_report.html"], tmp_path
+    )
     assert report.returncode == 0, report.stderr[-3000:]
     page = (tmp_path / "analysis_report.html").read_text()
     assert page.count("plotly.js v") == 1  # the library embedded once

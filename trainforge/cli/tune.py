@@ -27,7 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="search strategy (overrides optimization.method)",
     )
     flag(parser, "--parallel", type=int, metavar="N", help="worker processes (parallel.n_jobs)")
-    flag(parser, "--timeout_per_trial", type=float, metavar="S", help="seconds before a trial is stopped")
+    flag(
+        parser,
+        "--timeout_per_trial",
+        type=float,
+        metavar="S",
+        help="seconds before a trial is stopped",
+    )
     flag(parser, "--study_name", help="study name (default: the config file's stem)")
     flag(parser, "--study", help="--analyze: the study to analyze")
     flag(
@@ -36,10 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="Optuna storage URL (default sqlite:///trainforge_studies.db here)",
     )
-    flag(parser, "--output", metavar="PATH", help="results folder (search) or HTML file (--analyze)")
+    flag(
+        parser, "--output", metavar="PATH", help="results folder (search) or HTML file (--analyze)"
+    )
     flag(parser, "--seed", type=int, help="training seed of every trial (reproducibility.seed)")
     flag(parser, "--sampler_seed", type=int, help="seed of the sampler (optimization.seed)")
-    flag(parser, "--validate_best", type=int, metavar="N", help="retrain the best config with N other seeds")
+    flag(
+        parser,
+        "--validate_best",
+        type=int,
+        metavar="N",
+        help="retrain the best config with N other seeds",
+    )
     flag(parser, "--validate_top", type=int, metavar="K", help="validate the K best trials")
     flag(parser, "--analyze", action="store_true", help="write an HTML analysis of --study")
     overrides_flag(parser, " of the base training config")
@@ -177,7 +191,12 @@ def _search(plan: Any) -> int:
     opt = plan.tuning.optimization
     if opt.validate_best:
         validation, chosen = validate_top(
-            result, plan.tuning, plan.base, plan.output, plan.storage, opt.validate_best,
+            result,
+            plan.tuning,
+            plan.base,
+            plan.output,
+            plan.storage,
+            opt.validate_best,
             opt.validate_top,
         )
         for record in validation["trials"]:
@@ -191,9 +210,14 @@ def _search(plan: Any) -> int:
         return 1
     print(f"best trial {best.number}: {opt.metric} {best.value:.4f}")
     print(f"best config: {plan.output / 'best_config.yaml'}")
-    print(f"analyze: trainforge tune --analyze --study {plan.study_name} --output report.html"
-          + ("" if plan.storage.startswith("sqlite:///trainforge_studies.db") else
-             f" --storage {plan.storage}"))
+    print(
+        f"analyze: trainforge tune --analyze --study {plan.study_name} --output report.html"
+        + (
+            ""
+            if plan.storage.startswith("sqlite:///trainforge_studies.db")
+            else f" --storage {plan.storage}"
+        )
+    )
     return 0
 
 

@@ -7,10 +7,10 @@ decides, and a worker that dies takes its trials with it (the pipe closes).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-import signal
 import socket
 import sys
 import time
@@ -83,10 +83,8 @@ def run_trial(spec: dict[str, Any], conn: Connection) -> None:
         outcome.update(status=status, reason=reason)
     outcome.update(history=reporter.history, duration_s=time.time() - started)
     _mark_run_folder(run_dir, spec, outcome)
-    try:
+    with contextlib.suppress(OSError, EOFError):
         conn.send(("done", outcome))
-    except (OSError, EOFError):
-        pass
 
 
 def _mark_run_folder(run_dir: Path, spec: dict[str, Any], outcome: dict[str, Any]) -> None:
@@ -115,16 +113,8 @@ def _mark_run_folder(run_dir: Path, spec: dict[str, Any], outcome: dict[str, Any
 def _detach() -> None:
     """Own session (a terminal's Ctrl-C goes to the worker, which stops us deliberately), and
     die with the process that forked us (Linux), so no trial outlives its worker."""
-    try:
-        os.setsid()
-    except OSError:
-        pass
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
+    from trainforge.tune._forkserver import die_with_parent
 
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            pr_set_pdeathsig = 1
-            libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-        except OSError:
-            pass
+    with contextlib.suppress(OSError):
+        os.setsid()
+    die_with_parent()

@@ -3,7 +3,7 @@ trials that lets several workers share one study."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -106,7 +106,7 @@ def make_pruner(tuning: TuneConfig, max_epochs: int) -> optuna.pruners.BasePrune
     return pruner
 
 
-def direction(tuning: TuneConfig) -> str:
+def direction(tuning: TuneConfig) -> Literal["minimize", "maximize"]:
     return "maximize" if tuning.optimization.maximize else "minimize"
 
 

@@ -37,9 +37,7 @@ def pruner_value(value: float, metric_mode: Literal["min", "max"], maximize: boo
     return value if same else -value
 
 
-def trials_to_start(
-    n_trials: int, counted: int, waiting: int
-) -> bool:
+def trials_to_start(n_trials: int, counted: int, waiting: int) -> bool:
     """Whether a worker should start another trial: the study has fewer than ``n_trials``
     counted trials (finished, running or queued), or a queued retry waits for a worker."""
     return counted < n_trials or waiting > 0

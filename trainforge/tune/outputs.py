@@ -20,8 +20,9 @@ from trainforge.tune import engine, space
 
 def best_trial(study: optuna.Study, maximize: bool) -> FrozenTrial | None:
     complete = [
-        t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE and t.value
-        is not None
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state == TrialState.COMPLETE and t.value is not None
     ]
     if not complete:
         return None

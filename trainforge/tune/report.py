@@ -265,7 +265,9 @@ def _validation(study: optuna.Study) -> str:
         return "<p>Not run (use --validate_best N).</p>"
     lines = "".join(f"<li>{html.escape(describe(r))}</li>" for r in record.get("trials", []))
     chosen = record.get("selected_trial")
-    return f"<ul>{lines}</ul><p>best_config.yaml is trial {chosen} ({record.get('select_best')}).</p>"
+    return (
+        f"<ul>{lines}</ul><p>best_config.yaml is trial {chosen} ({record.get('select_best')}).</p>"
+    )
 
 
 def _best_config(study: optuna.Study, best: Any, storage: str) -> str:

@@ -62,7 +62,9 @@ def plan_workers(
         return n_jobs, split, None, notes
     threads = max(cores // n_jobs, 1)
     if n_jobs > 1:
-        notes.append(f"no GPU: {n_jobs} workers share {cores} CPU core(s), {threads} thread(s) each")
+        notes.append(
+            f"no GPU: {n_jobs} workers share {cores} CPU core(s), {threads} thread(s) each"
+        )
     return n_jobs, [[] for _ in range(n_jobs)], threads, notes
 
 
@@ -101,7 +103,7 @@ def run_search(plan: Plan) -> optuna.Study:
     """Run the workers until the study has ``n_trials`` finished trials."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    study = open_study(plan)
+    open_study(plan)
     n_jobs, gpu_split, threads, _ = plan_workers(
         plan.n_jobs, plan.tuning.parallel.gpu_per_trial, plan.gpus, os.cpu_count() or 1
     )

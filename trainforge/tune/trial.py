@@ -3,6 +3,7 @@ enforce the timeout, turn the outcome into the Optuna trial's state."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -37,7 +38,7 @@ def _context() -> Any:
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         _CONTEXT = mp.get_context(method)
         if method == "forkserver":
-            _CONTEXT.set_forkserver_preload(["trainforge.tune.child"])
+            _CONTEXT.set_forkserver_preload(["trainforge.tune._forkserver"])
     return _CONTEXT
 
 
@@ -82,8 +83,11 @@ class TrialRunner:
             raise optuna.TrialPruned(f"pruned after epoch {epoch}")
         if status != "completed":
             self._fail(trial, outcome.get("reason") or status)
-        values = [h[self.tuning.optimization.metric] for h in outcome["history"] if
-                  self.tuning.optimization.metric in h]
+        values = [
+            h[self.tuning.optimization.metric]
+            for h in outcome["history"]
+            if self.tuning.optimization.metric in h
+        ]
         try:
             return objective_value(
                 values, self.tuning.optimization.maximize, self.tuning.optimization.objective
@@ -137,8 +141,10 @@ class TrialRunner:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     _stop(proc, hard=True)
-                    return {"status": "timeout", "reason": f"timed out after {timeout:g} s "
-                            "(optimization.timeout_per_trial)"}
+                    return {
+                        "status": "timeout",
+                        "reason": f"timed out after {timeout:g} s (optimization.timeout_per_trial)",
+                    }
                 ready = wait([parent, proc.sentinel], timeout=left)
                 if parent in ready:
                     try:
@@ -198,7 +204,5 @@ def _signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass

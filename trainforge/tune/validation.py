@@ -91,7 +91,9 @@ def validate_top(
 def describe(record: dict[str, Any]) -> str:
     """One line: the trial's value beside the seeds' mean ± std, with a lucky-draw warning."""
     if "mean" not in record:
-        return f"trial {record['trial']}: no validation run finished ({'; '.join(record['failures'])})"
+        return (
+            f"trial {record['trial']}: no validation run finished ({'; '.join(record['failures'])})"
+        )
     line = (
         f"trial {record['trial']}: {record['trial_value']:.4f} in the search; "
         f"{record['mean']:.4f} ± {record['std']:.4f} over seeds {record['seeds']}"
