@@ -36,9 +36,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(schema, indent=2))
         return 0
     if args.action == "reference":
-        from trainforge.config.reference import reference_markdown
+        from trainforge.config.reference import reference_markdown, tuning_reference_markdown
 
-        print(reference_markdown(), end="")
+        print(
+            tuning_reference_markdown() if args.file == "tuning" else reference_markdown(), end=""
+        )
         return 0
     if not args.file:
         raise UsageError(f"trainforge config {args.action} needs a FILE (e.g. config.yaml)")

@@ -62,8 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from trainforge.errors import UsageError
 
-    # A shell's `cmd &` starts us with SIGINT ignored; Ctrl-C must still stop the study cleanly.
+    # A shell's `cmd &` starts us with SIGINT ignored; Ctrl-C (and SIGTERM, as a batch system
+    # sends it) must still stop the running trial and leave the study clean.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     if args.analyze:
         if not args.study and not args.study_name:
             raise UsageError("--analyze needs --study NAME (the --study_name of the search)")
@@ -77,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give --config tuning_config.yaml (or --analyze --study NAME)")
     plan = _plan(args)
     return _search(plan)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import BASE, search, tuning, user_model_base
 from optuna.trial import TrialState
+from tune_helpers import BASE, search, tuning, user_model_base
 
 LR = {"type": "loguniform", "low": 1e-3, "high": 1e-1, "grid_points": 2}
 WIDTH = {"type": "categorical", "choices": [[8], [16]]}

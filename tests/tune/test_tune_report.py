@@ -9,9 +9,9 @@ from pathlib import Path
 import optuna
 import pytest
 from browser import render_html
-from helpers import BASE, tune
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
+from tune_helpers import BASE, tune
 
 from trainforge.config import load_config
 

@@ -10,7 +10,7 @@ import optuna
 import pytest
 import torch
 import yaml
-from helpers import BASE, CKPT_MANAGER, ORCHESTRATOR, run, spec_tuning_yaml, tune
+from tune_helpers import BASE, CKPT_MANAGER, ORCHESTRATOR, run, spec_tuning_yaml, tune
 
 
 def _workflow_tuning_config() -> str:

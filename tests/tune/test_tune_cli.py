@@ -15,8 +15,8 @@ from pathlib import Path
 
 import optuna
 import pytest
-from helpers import TUNER, env, tune, tuning, user_model_base, write_configs
 from optuna.trial import TrialState
+from tune_helpers import TUNER, env, tune, tuning, user_model_base, write_configs
 
 DB = "sqlite:///trainforge_studies.db"
 

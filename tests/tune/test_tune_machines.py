@@ -13,9 +13,9 @@ from pathlib import Path
 import optuna
 import psutil
 import pytest
-from helpers import TUNER, env, tuning, user_model_base, write_configs
 from optuna.trial import TrialState
-from postgres import postgres_server
+from tune_helpers import TUNER, env, tuning, user_model_base, write_configs
+from tune_postgres import postgres_server
 
 
 def _machine(tmp_path: Path, url: str, name: str) -> subprocess.Popen[str]:

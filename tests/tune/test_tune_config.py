@@ -7,7 +7,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from helpers import BASE, spec_tuning_yaml
+from tune_helpers import BASE, spec_tuning_yaml
 
 from trainforge.config import load_config
 from trainforge.config.tuning import TuneConfig, load_tuning_config
@@ -175,3 +175,53 @@ def test_objective_and_pruning_decisions() -> None:
     assert lucky_draw(0.99, [0.9, 0.95], maximize=True)
     assert not lucky_draw(0.93, [0.9, 0.95], maximize=True)
     assert lucky_draw(0.1, [0.2, 0.3], maximize=False)
+
+
+def test_readme_tuning_reference_is_current() -> None:
+    from trainforge.config.reference import tuning_reference_markdown
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("<!-- tuning-reference:start -->") + len("<!-- tuning-reference:start -->")
+    end = readme.index("<!-- tuning-reference:end -->")
+    assert readme[start:end].strip() == tuning_reference_markdown().strip(), (
+        "README's tuning reference is stale: paste `trainforge config reference tuning`"
+    )
+
+
+def test_workers_never_share_a_gpu_and_split_cpu_cores() -> None:
+    from trainforge.tune.study import plan_workers
+
+    n, gpus, threads, notes = plan_workers(4, 1, ["0", "1"], cores=16)
+    assert n == 2 and gpus == [["0"], ["1"]] and threads is None
+    assert "capped at 2" in notes[0]
+    n, gpus, _, _ = plan_workers(2, 2, ["0", "1", "2", "3", "4"], cores=16)
+    assert gpus == [["0", "1"], ["2", "3"]]
+    n, gpus, threads, notes = plan_workers(4, 1, [], cores=16)
+    assert n == 4 and threads == 4 and gpus == [[], [], [], []]
+    assert plan_workers(1, 1, [], cores=2)[2] == 2
+    with pytest.raises(ValueError, match="gpu_per_trial is 2"):
+        plan_workers(1, 2, ["0"], cores=4)
+
+
+def test_retried_trials_count_once() -> None:
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from trainforge.tune import engine
+
+    dist = {"x": FloatDistribution(0, 1)}
+    done = create_trial(params={"x": 0.1}, distributions=dist, value=1.0)
+    dead = create_trial(params={"x": 0.2}, distributions=dist, state=TrialState.FAIL)
+    study = optuna.create_study()
+    study.add_trials([done, dead])
+    retry = create_trial(
+        params={"x": 0.2},
+        distributions=dist,
+        state=TrialState.WAITING,
+        system_attrs={"failed_trial": 1, "retry_history": [1]},
+    )
+    study.add_trial(retry)
+    trials = study.get_trials()
+    assert engine.counted(trials) == (2, 1)  # the retry replaces the dead trial
+    assert [t.number for t in engine.finished(trials)] == [0]
+    assert trials_to_start(2, *engine.counted(trials))  # the queued retry still needs a worker
