@@ -130,6 +130,11 @@ def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
     no_db = tune(["--analyze", "--study", "nope", "--output", "r.html"], tmp_path)
     assert no_db.returncode == 2 and "no study storage" in no_db.stderr
     assert "Traceback" not in no_db.stderr + no_base.stderr
+    (tmp_path / "res" / "trials" / "trial_0000").mkdir(parents=True)
+    write_configs(tmp_path, tuning())
+    other = tune(["--config", "tuning_config.yaml", "--output", "res"], tmp_path)
+    assert other.returncode == 2 and "holds the trials of another study" in other.stderr
+    assert not list((tmp_path / "res").glob("*.csv"))  # refused before any trial
     typo = tune(["--config", "t.yaml", "--methd", "grid"], tmp_path)
     assert typo.returncode == 2 and "--methd" in typo.stderr
 

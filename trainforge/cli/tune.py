@@ -155,19 +155,29 @@ def _base_path(args: argparse.Namespace, from_file: str | None) -> Path:
 
 
 def _gpus(gpu_per_trial: int) -> list[str]:
-    if gpu_per_trial <= 0:
-        return []
+    """The GPUs trials may use: CUDA_VISIBLE_DEVICES, else what NVML sees (no torch import in
+    the tuner's own process; the trials import it)."""
     import os
 
+    if gpu_per_trial <= 0:
+        return []
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        return [g for g in visible.split(",") if g.strip()]
+        return [g.strip() for g in visible.split(",") if g.strip()]
     try:
+        import pynvml
+    except ImportError:
         import torch
 
         return [str(i) for i in range(torch.cuda.device_count())]
-    except Exception:
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:  # no driver: a CPU machine
         return []
+    try:
+        return [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
+    finally:
+        pynvml.nvmlShutdown()
 
 
 def _search(plan: Any) -> int:

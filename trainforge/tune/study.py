@@ -17,6 +17,7 @@ import optuna
 
 from trainforge.config import TrainConfig
 from trainforge.config.tuning import TuneConfig
+from trainforge.errors import TrainforgeError, UsageError
 from trainforge.tune import engine, space
 from trainforge.tune.worker import WorkerSpec, run_worker
 
@@ -71,6 +72,13 @@ def plan_workers(
 def open_study(plan: Plan) -> optuna.Study:
     """Create the study or load the one with this name (a re-run resumes it)."""
     storage = engine.make_storage(plan.storage)
+    trials_dir = plan.output / "trials"
+    is_new = plan.study_name not in optuna.get_all_study_names(storage)
+    if is_new and trials_dir.is_dir() and any(trials_dir.iterdir()):
+        raise UsageError(
+            f"{plan.output} holds the trials of another study; give a new --output for study "
+            f"'{plan.study_name}' (or resume that study with its --study_name)"
+        )
     study = optuna.create_study(
         study_name=plan.study_name,
         storage=storage,
@@ -79,9 +87,7 @@ def open_study(plan: Plan) -> optuna.Study:
     )
     wanted = engine.direction(plan.tuning)
     if study.direction.name.lower() != wanted:
-        from trainforge.errors import ConfigError
-
-        raise ConfigError(
+        raise UsageError(
             f"study '{plan.study_name}' in {plan.storage} was created to "
             f"{study.direction.name.lower()}, but this config says {wanted}; use another "
             "--study_name"
@@ -131,6 +137,10 @@ def run_search(plan: Plan) -> optuna.Study:
 
 def _run_processes(specs: list[WorkerSpec], output: Path) -> None:
     procs: list[subprocess.Popen[bytes]] = []
+    # the workers import this trainforge, installed or run from a checkout
+    root = str(Path(__file__).resolve().parents[2])
+    pythonpath = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": pythonpath}
     with tempfile.TemporaryDirectory(prefix="trainforge-tune-") as tmp:
         for spec in specs:
             path = Path(tmp) / f"worker_{spec.worker}.json"
@@ -139,6 +149,7 @@ def _run_processes(specs: list[WorkerSpec], output: Path) -> None:
                 subprocess.Popen(
                     [sys.executable, "-m", "trainforge.tune.worker", str(path)],
                     start_new_session=True,  # we forward Ctrl-C ourselves, once
+                    env=env,
                 )
             )
         try:
@@ -157,10 +168,17 @@ def _run_processes(specs: list[WorkerSpec], output: Path) -> None:
                     p.wait()
             raise
     bad = [p.returncode for p in procs if p.returncode not in (0, None)]
+    if len(bad) == len(procs):
+        raise TuneFailed(f"every tuning worker failed (exit codes {bad}); see above")
     if bad:
-        from trainforge.errors import TrainforgeError
+        # the others carried on: a dead worker's trial was failed and retried by them
+        print(f"warning: {len(bad)} tuning worker(s) exited early (exit codes {bad})", flush=True)
 
-        raise TrainforgeError(f"{len(bad)} tuning worker(s) failed (exit codes {bad}); see above")
+
+class TuneFailed(TrainforgeError):
+    """The search itself could not go on (not a user mistake)."""
+
+    exit_code = 1
 
 
 def study_summary(study: optuna.Study) -> dict[str, object]:
