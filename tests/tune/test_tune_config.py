@@ -16,6 +16,7 @@ from trainforge.tune import space
 from trainforge.tune.objective import (
     Diverged,
     lucky_draw,
+    may_prune,
     mean_std,
     objective_value,
     pruner_value,
@@ -169,6 +170,7 @@ def test_objective_and_pruning_decisions() -> None:
     assert pruner_value(0.3, "min", maximize=True) == -0.3
     assert pruner_value(0.3, "max", maximize=True) == 0.3
     assert pruner_value(0.3, "min", maximize=False) == 0.3
+    assert not may_prune(1, 2, 10) and may_prune(2, 2, 10) and not may_prune(10, 1, 10)
     assert trials_to_start(5, 4, 0) and not trials_to_start(5, 5, 0) and trials_to_start(5, 5, 1)
     assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))
     assert mean_std([2.0]) == (2.0, 0.0)

@@ -37,6 +37,12 @@ def pruner_value(value: float, metric_mode: Literal["min", "max"], maximize: boo
     return value if same else -value
 
 
+def may_prune(epoch: int, min_epochs: int, final_epoch: int) -> bool:
+    """Whether the pruner is asked after this epoch: not before ``min_epochs`` (warm-up), and
+    not after the last epoch (a finished run is a complete trial, whatever its rank)."""
+    return min_epochs <= epoch < final_epoch
+
+
 def trials_to_start(n_trials: int, counted: int, waiting: int) -> bool:
     """Whether a worker should start another trial: the study has fewer than ``n_trials``
     counted trials (finished, running or queued), or a queued retry waits for a worker."""

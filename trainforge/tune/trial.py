@@ -20,7 +20,7 @@ from trainforge.config import TrainConfig
 from trainforge.config.tuning import TuneConfig
 from trainforge.errors import ConfigError
 from trainforge.tune import space
-from trainforge.tune.objective import Diverged, objective_value, pruner_value
+from trainforge.tune.objective import Diverged, may_prune, objective_value, pruner_value
 
 
 class TrialFailed(Exception):
@@ -154,7 +154,10 @@ class TrialRunner:
                     if msg is None:
                         pass
                     elif msg[0] == "report":
-                        stop = trial is not None and self._should_prune(trial, msg[1], msg[2])
+                        final = int(config["training"]["epochs"])
+                        stop = trial is not None and self._should_prune(
+                            trial, msg[1], msg[2], final
+                        )
                         parent.send("prune" if stop else "go")
                         continue
                     elif msg[0] == "done":
@@ -172,13 +175,13 @@ class TrialRunner:
         finally:
             parent.close()
 
-    def _should_prune(self, trial: optuna.Trial, epoch: int, value: float) -> bool:
+    def _should_prune(self, trial: optuna.Trial, epoch: int, value: float, final: int) -> bool:
         prune = self.tuning.pruning
         assert prune.intermediate_mode is not None
         trial.report(
             pruner_value(value, prune.intermediate_mode, self.tuning.optimization.maximize), epoch
         )
-        return epoch >= prune.min_epochs and trial.should_prune()
+        return may_prune(epoch, prune.min_epochs, final) and trial.should_prune()
 
 
 def _entry(spec: dict[str, Any], conn: Any) -> None:
