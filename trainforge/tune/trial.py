@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import optuna
 
@@ -54,7 +54,6 @@ class TrialRunner:
     worker: int = 0
     env: dict[str, str] = field(default_factory=dict)
     threads: int | None = None
-    quiet: bool = False
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = space.suggest(trial, self.tuning)
@@ -94,11 +93,15 @@ class TrialRunner:
             )
         except Diverged as exc:
             self._fail(trial, str(exc))
-        except ValueError as exc:
-            self._fail(trial, f"{self.tuning.optimization.metric}: {exc}")
-        raise AssertionError("unreachable")
+        except ValueError:
+            logged = sorted({k for h in outcome["history"] for k in h} - {"epoch"})
+            self._fail(
+                trial,
+                f"the run never logged {self.tuning.optimization.metric} (it logged: "
+                f"{', '.join(logged) or 'nothing'}); fix optimization.metric",
+            )
 
-    def _fail(self, trial: optuna.Trial, reason: str) -> None:
+    def _fail(self, trial: optuna.Trial, reason: str) -> NoReturn:
         trial.set_user_attr("reason", reason[:2000])
         raise TrialFailed(reason)
 
