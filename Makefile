@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check trainforge tests benchmarks *.py
 	$(BIN)/ruff format --check trainforge tests benchmarks *.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test-tools:
 	@bash scripts/test-tools.sh

@@ -29,6 +29,10 @@ class CheckpointError(TrainforgeError):
     """A checkpoint file is missing, damaged, unsafe or incompatible."""
 
 
+class UnsafeCheckpointError(CheckpointError):
+    """The file holds pickled Python objects (code) that weights-only loading refuses."""
+
+
 class RunFolderError(TrainforgeError):
     """The run folder cannot be used (exists, locked, not writable)."""
 

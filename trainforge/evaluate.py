@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from trainforge.errors import DataError, UsageError
+from trainforge.inference import load_model
 from trainforge.predict import check_batch_size, forward_batches
 from trainforge.train.metrics import classification_metrics, per_class, regression_metrics
 
@@ -35,8 +36,9 @@ def evaluate_checkpoint(
     and ``confusion_matrix`` (rows: true class, columns: predicted class). Metric names are
     those of validation without the ``val_`` prefix.
     """
+    # Here, not at the top: trainforge.data imports scikit-learn and pandas (~1.5 s), and the
+    # registry imports this module for every checkpoint command.
     from trainforge.data import load_raw_inputs
-    from trainforge.inference import load_model
 
     check_batch_size(batch_size)
     loaded = load_model(checkpoint, model=model)

@@ -8,8 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, validate
 from trainforge.errors import ModelError
+from trainforge.models import build_model
 
 
 class LoadedModel(nn.Module):
@@ -59,9 +61,9 @@ def load_model(
     ``model`` is an untrained instance of the network, for models that were passed to ``fit``
     as objects and cannot be rebuilt from the config.
     """
-    from trainforge.ckpt.format import load_checkpoint
+    # Here, not at the top: trainforge.data imports scikit-learn and pandas (~1.5 s), which
+    # exporting or listing checkpoints never needs.
     from trainforge.data import InputSpec, build_preprocess
-    from trainforge.models import build_model
 
     state = load_checkpoint(checkpoint)
     config = validate(state["config"], TrainConfig, source=str(checkpoint))

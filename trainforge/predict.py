@@ -9,6 +9,7 @@ import torch
 
 from trainforge._fileio import atomic_write
 from trainforge.errors import UsageError
+from trainforge.inference import load_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +38,8 @@ def sample_ids(path: str, spec: InputSpec, count: int) -> list[str] | list[int]:
     """Image files by their path relative to the folder; rows of a table by their index."""
     root = Path(path)
     if not path.startswith("builtin:") and root.is_dir():
+        # Here, not at the top: trainforge.data imports scikit-learn and pandas (~1.5 s), and
+        # the registry imports this module (through evaluate) for every checkpoint command.
         from trainforge.data.images import list_any_folder
 
         # The same listing (and order) load_raw_inputs reads the images in.
@@ -79,8 +82,7 @@ def predict_file(
     The inputs go through the checkpoint's training preprocessing (``load_model``); returns
     ``{"rows", "output", "columns", "task"}``.
     """
-    from trainforge.data import load_raw_inputs
-    from trainforge.inference import load_model
+    from trainforge.data import load_raw_inputs  # lazy: see sample_ids
 
     check_batch_size(batch_size)
     loaded = load_model(checkpoint, model=model)

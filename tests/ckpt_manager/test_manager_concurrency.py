@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from manager_testing import REPO, read_json, train
 
-from trainforge.ckpt.format import load_checkpoint, save_checkpoint
+from trainforge.checkpoint.format import load_checkpoint, save_checkpoint
 
 WORKERS = 6
 

@@ -10,7 +10,7 @@ import pytest
 from manager_testing import call, cli, config, train
 
 import trainforge
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.registry import Registry
 
 PROVENANCE = {"study": "my_tuning", "trial": 7}

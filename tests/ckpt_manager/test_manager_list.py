@@ -13,7 +13,7 @@ import pytest
 import torch
 from manager_testing import assert_one_line_error, call, cli, train
 
-from trainforge.ckpt.format import load_checkpoint, save_checkpoint
+from trainforge.checkpoint.format import load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import yaml
 from manager_testing import assert_one_line_error, call, cli, train
 
 import trainforge
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 
 
 @pytest.fixture(scope="module")

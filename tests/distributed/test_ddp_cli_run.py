@@ -10,7 +10,7 @@ import torch
 from ddp_helpers import records, run, write_config
 
 import trainforge
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 
 
 def test_two_process_run_then_single_process_resume(tmp_path: Path) -> None:

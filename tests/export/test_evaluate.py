@@ -11,7 +11,7 @@ import pytest
 from export_testing import TINY_CNN, last_checkpoint, train
 from fixtures import make_train_val_csvs
 
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.cli.main import main
 from trainforge.errors import UsageError
 from trainforge.evaluate import evaluate_checkpoint

@@ -11,8 +11,8 @@ import torch
 from export_testing import TINY_CNN, last_checkpoint, max_diff, train
 
 import trainforge
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.export import export_checkpoint
-from trainforge.ckpt.format import load_checkpoint
 from trainforge.data import load_raw_inputs
 
 

@@ -26,7 +26,7 @@ def save_trainforge_checkpoint(model: torch.nn.Module, path: Path, run_id: str =
         "config": {"model": {"architecture": "simple_cnn"}},
     }
     try:  # the real format adds the checksum that its loader verifies
-        from trainforge.ckpt.format import save_checkpoint
+        from trainforge.checkpoint.format import save_checkpoint
     except ImportError:
         torch.save(state, path)
     else:

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 import yaml
 
-from trainforge.ckpt.format import load_checkpoint
-from trainforge.train.verify import Launch, launch, train_command, wait_for_step
+from trainforge.checkpoint.format import load_checkpoint
+from trainforge.verify import Launch, launch, train_command, wait_for_step
 
 DIGITS: dict[str, Any] = {
     "model": {"architecture": "simple_cnn", "channels": [8, 16], "dropout": 0.1},

@@ -14,7 +14,7 @@ from disks import small_tmpfs
 from resume_testing import assert_same_weights, config, write_config
 
 import trainforge
-from trainforge.ckpt.format import is_valid_checkpoint, load_checkpoint
+from trainforge.checkpoint.format import is_valid_checkpoint, load_checkpoint
 from trainforge.cli.main import main
 from trainforge.train.hooks import Hook, RunState
 

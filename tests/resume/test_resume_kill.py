@@ -22,9 +22,9 @@ from resume_testing import (
 )
 
 import trainforge
-from trainforge.ckpt.format import is_valid_checkpoint
+from trainforge.checkpoint.format import is_valid_checkpoint
 from trainforge.cli.main import main
-from trainforge.train.verify import first_difference, plan_kills, wait_for_step
+from trainforge.verify import first_difference, plan_kills, wait_for_step
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 import trainforge
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.train.hooks import Hook, RunState
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from resume_testing import read_records, tensorboard_steps, write_config
 
-from trainforge.ckpt.format import is_valid_checkpoint, load_checkpoint
+from trainforge.checkpoint.format import is_valid_checkpoint, load_checkpoint
 from trainforge.cli.main import main
 
 

@@ -14,9 +14,9 @@ import pytest
 from resume_testing import DIGITS_STEPS, assert_same_history, child_env, config, write_config
 
 import trainforge
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.train.signals import StopSignals
-from trainforge.train.verify import launch, train_command, wait_for_step
+from trainforge.verify import launch, train_command, wait_for_step
 
 
 @pytest.mark.slow

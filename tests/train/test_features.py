@@ -10,7 +10,7 @@ import pytest
 from fixtures import make_image_folder
 
 import trainforge
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.errors import ConfigError
 
 IRIS: dict[str, Any] = {

@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 import trainforge
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.errors import ConfigError
 from trainforge.train.hooks import Hook, RunState
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainforge.ckpt import load_checkpoint, save_checkpoint
+from trainforge.checkpoint import load_checkpoint, save_checkpoint
 from trainforge.errors import CheckpointError
 from trainforge.train.seeding import (
     capture_rng_state,

@@ -18,11 +18,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainforge.ckpt.format import load_state_dict_file, save_checkpoint
+from trainforge.checkpoint import (
+    WRAPPER_PREFIXES,
+    find_model_weights,
+    load_state_dict_file,
+    save_checkpoint,
+)
+from trainforge.config import load_config
 from trainforge.errors import CheckpointError, DataError, UsageError
+from trainforge.models import build_model
+from trainforge.train.optim import build_optimizer
+from trainforge.train.seeding import capture_rng_state
+from trainforge.train.trackers import BestTracker, EarlyStopping, TopK
 
-_NESTED = ("state_dict", "model_state_dict", "model")
-_WRAPPERS = ("module.", "_orig_mod.")
 _SHOWN = 5
 
 
@@ -65,20 +73,18 @@ def compare_state(expected: Mapping[str, torch.Tensor], found: Mapping[str, Any]
 
 
 def model_state_of(raw: Mapping[str, Any], source: Path) -> dict[str, torch.Tensor]:
-    """The model weights in a loaded file: a plain state dict, a trainforge checkpoint, or a
-    dict nesting one under state_dict / model_state_dict / model."""
-    state: Any = raw
-    if not any(isinstance(v, torch.Tensor) for v in raw.values()):
-        state = next((raw[k] for k in _NESTED if isinstance(raw.get(k), dict)), None)
-    if not isinstance(state, dict) or not any(isinstance(v, torch.Tensor) for v in state.values()):
+    """The model weights in a loaded file (see ``find_model_weights``), wrapper prefixes
+    such as DDP's ``module.`` dropped when every key has them."""
+    state = find_model_weights(raw)
+    if not state:
         raise CheckpointError(
             f"--model {source} holds no model weights (a dict of tensors); save it with "
             "torch.save(model.state_dict(), path)"
         )
-    for prefix in _WRAPPERS:
-        if all(str(k).startswith(prefix) for k in state):
-            state = {str(k).removeprefix(prefix): v for k, v in state.items()}
-    return dict(state)
+    for prefix in WRAPPER_PREFIXES:
+        if all(key.startswith(prefix) for key in state):
+            state = {key.removeprefix(prefix): value for key, value in state.items()}
+    return state
 
 
 def output_path(output: str | Path) -> Path:
@@ -105,9 +111,6 @@ def assemble(
     step: int = 0,
 ) -> tuple[Path, dict[str, Any]]:
     """Write the checkpoint; returns its path and a summary for the user."""
-    from trainforge.config import load_config
-    from trainforge.models import build_model
-
     cfg = load_config(config)
     model_file = Path(model)
     weights = model_state_of(load_state_dict_file(model_file), model_file)
@@ -137,6 +140,8 @@ def assemble(
 
 
 def _build_data(cfg: Any, config: str | Path) -> Any:
+    # Here, not at the top: trainforge.data imports scikit-learn and pandas (~1.5 s), which
+    # the other checkpoint commands (list, best, prune, register) never need.
     from trainforge.data import build_data
 
     try:
@@ -156,8 +161,6 @@ def _build_data(cfg: Any, config: str | Path) -> Any:
 
 def _optimizer_state(network: nn.Module, cfg: Any, optimizer: str | Path | None) -> dict[str, Any]:
     """The file's optimizer state, proven to load into the optimizer the config builds."""
-    from trainforge.train.optim import build_optimizer
-
     built = build_optimizer(network, cfg.training)
     if optimizer is None:
         return built.state_dict()
@@ -197,9 +200,6 @@ def _full_state(
     model_file: Path,
     optimizer_file: str | Path | None,
 ) -> dict[str, Any]:
-    from trainforge.train.seeding import capture_rng_state
-    from trainforge.train.trackers import BestTracker, EarlyStopping, TopK
-
     es, ck = cfg.early_stopping, cfg.checkpointing
     monitors = ck.monitors
     return {

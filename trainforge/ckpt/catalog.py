@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trainforge.ckpt.format import load_checkpoint
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.selection import Candidate, best_tags, last_name
 from trainforge.errors import CheckpointError, UsageError
 

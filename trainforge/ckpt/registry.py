@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt import semver
 from trainforge.ckpt.card import export_summary, render_card
-from trainforge.ckpt.format import load_checkpoint
 from trainforge.ckpt.lineage import LineageNode, parent_target, walk
 from trainforge.ckpt.registry_store import locked, read_index, registry_root, write_index
 from trainforge.ckpt.version_folder import (
@@ -27,7 +27,8 @@ from trainforge.ckpt.version_folder import (
     rewrite_card,
     write_folder,
 )
-from trainforge.errors import CheckpointError, UsageError
+from trainforge.errors import CheckpointError, TrainforgeError, UsageError
+from trainforge.evaluate import evaluate_checkpoint
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 LATEST = "latest"
@@ -304,8 +305,6 @@ def _evaluate(release: Release) -> None:
     test_path = (release.config.get("data") or {}).get("test_path")
     if not test_path:
         return
-    from trainforge.errors import TrainforgeError
-    from trainforge.evaluate import evaluate_checkpoint
 
     try:
         result = evaluate_checkpoint(release.source, str(test_path))

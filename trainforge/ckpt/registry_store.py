@@ -1,6 +1,6 @@
 """``registry.json`` on disk: read it, and change it under an exclusive lock, atomically.
 
-Two registrations at once must never lose an entry: each holds an ``fcntl`` lock on a
+Two registrations at once must never lose an entry: each holds a file lock on a
 separate ``.registry.lock`` file (not on registry.json itself, which is replaced by rename
 and so is a different file after every write) for its whole read-modify-write, and readers
 never see a half-written index because it is written to a temporary file and renamed.
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from trainforge._fileio import atomic_write_text
+from trainforge._fileio import atomic_write_text, file_lock
 from trainforge.errors import CheckpointError
 
 INDEX = "registry.json"
@@ -69,17 +69,8 @@ def locked(root: Path) -> Iterator[None]:
         raise CheckpointError(
             f"cannot create the registry folder {root}: {exc.strerror}; pass --registry DIR"
         ) from None
-    with open(root / LOCK, "a+") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks; one writer at a time is on the user
-            yield
-            return
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with file_lock(root / LOCK):
+        yield
 
 
 __all__ = [

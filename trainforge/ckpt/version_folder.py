@@ -16,8 +16,9 @@ from typing import Any
 import torch
 import yaml
 
+from trainforge._fileio import atomic_write_text, temp_path
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.card import CardInputs, render_card
-from trainforge.ckpt.format import load_checkpoint
 from trainforge.errors import CheckpointError
 
 FILES = ("checkpoint.pth", "config.yaml", "metrics.json", "training_log.txt", "model_card.md")
@@ -160,7 +161,7 @@ def _describe_parent(lineage: dict[str, Any]) -> str | None:
 
 def write_folder(folder: Path, release: Release, name: str, version: str, card: str) -> None:
     """Create ``folder`` complete or not at all (built under a temporary name, then renamed)."""
-    temp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    temp = temp_path(folder)
     shutil.rmtree(temp, ignore_errors=True)
     try:
         temp.mkdir(parents=True)
@@ -180,10 +181,7 @@ def write_folder(folder: Path, release: Release, name: str, version: str, card: 
 
 
 def rewrite_card(folder: Path, inputs: CardInputs) -> None:
-    target = folder / "model_card.md"
-    temp = folder / f".model_card.md.tmp-{os.getpid()}"
-    temp.write_text(render_card(inputs), encoding="utf-8")
-    os.replace(temp, target)
+    atomic_write_text(folder / "model_card.md", render_card(inputs))
 
 
 __all__ = [

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from trainforge.cli.common import overrides_flag
+from trainforge.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trainforge.config import TrainConfig, dump_config, load_config
-    from trainforge.errors import UsageError
 
     if args.action == "schema":
         if args.file == "tuning":

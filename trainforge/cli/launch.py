@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Any
 
 from trainforge.cli.common import fail
+from trainforge.cli.main import main
 from trainforge.errors import UsageError
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
@@ -205,7 +206,6 @@ def _worker(
         import torch
 
         torch.set_num_threads(threads)
-    from trainforge.cli.main import main
 
     def report(message: str, code: int) -> int:
         errors.put((int(os.environ["RANK"]), message))  # the launcher prints it once

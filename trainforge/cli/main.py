@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from trainforge import __version__
 from trainforge.cli.common import Parser, fail
 from trainforge.errors import TrainforgeError
 
@@ -82,6 +83,4 @@ def tool_main(command: str, prog: str) -> int:
 
 
 def _version() -> str:
-    from trainforge import __version__
-
     return f"trainforge {__version__}"

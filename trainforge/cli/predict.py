@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from trainforge.cli.common import flag
+from trainforge.errors import CheckpointError, DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +33,6 @@ def run(args: argparse.Namespace) -> int:
 def require_file(checkpoint: str, data: str | None) -> None:
     """The checks that need no torch: the checkpoint and the data path exist."""
     from pathlib import Path
-
-    from trainforge.errors import CheckpointError, DataError
 
     if not Path(checkpoint).exists():
         raise CheckpointError(f"checkpoint {checkpoint} does not exist")

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from trainforge.cli.common import flag, overrides_flag
+from trainforge.cli.launch import launch
+from trainforge.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trainforge.config import load_config
-    from trainforge.errors import UsageError
 
     launcher_only = [args.n_gpus, args.nnodes, args.node_rank, args.master_addr, args.master_port]
     # A worker's environment says it is one already: it never launches again.
@@ -52,8 +53,6 @@ def run(args: argparse.Namespace) -> int:
         # Fail fast, before torch loads (and once, not in every worker).
         load_config(args.config, args.overrides, seed=args.seed).require_data(args.config)
     if launching:
-        from trainforge.cli.launch import launch
-
         return launch(args, list(args._command_line))
 
     from trainforge.train.fit import fit

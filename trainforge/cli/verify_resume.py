@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from trainforge.cli.common import flag, overrides_flag
+from trainforge.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,14 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trainforge.config import load_config
-    from trainforge.errors import UsageError
 
     if args.kills < 1:
         raise UsageError(f"--kills must be at least 1, got {args.kills}")
     # Fail fast on a bad config, before two training processes start.
     load_config(args.config, args.overrides).require_data(args.config)
 
-    from trainforge.train.verify import describe, verify_resume
+    from trainforge.verify import describe, verify_resume
 
     report = verify_resume(
         args.config,

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainforge.config.metrics import Mode, metric_direction
+from trainforge.errors import ConfigError
 
 
 class Section(BaseModel):
@@ -319,8 +320,6 @@ class TrainConfig(Section):
         """A config run from the command line must say where its data is (the Python API may
         pass datasets instead)."""
         if not self.data.train_path and not self.data.source:
-            from trainforge.errors import ConfigError
-
             raise ConfigError(
                 f"invalid config {source}: data.train_path is required (a CSV file, an image "
                 "folder or builtin:digits), or data.source: 'package.module:function'"

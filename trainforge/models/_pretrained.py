@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
+from trainforge.checkpoint import (
+    WRAPPER_PREFIXES,
+    describe_contents,
+    find_model_weights,
+    is_trainforge_checkpoint,
+    load_state_dict_file,
+)
 from trainforge.config import ModelConfig
-from trainforge.errors import ModelError
+from trainforge.errors import CheckpointError, ModelError, UnsafeCheckpointError
 from trainforge.models._torchvision import default_weights, first_conv_name, is_torchvision_name
 
 REGISTRY_PREFIX = "registry:"
 DEFAULT_REGISTRY = "models"
-# Prefixes that wrappers add to every key: DistributedDataParallel and torch.compile.
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-# Keys under which other tools commonly nest a state dict inside a bigger checkpoint.
-_NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model")
 
 
 @dataclass
@@ -154,7 +155,7 @@ def adapt_conv_channels(weight: Tensor, in_channels: int) -> Tensor:
 def strip_wrapper_prefixes(source: Mapping[str, Tensor], target_keys: Any) -> Mapping[str, Tensor]:
     """Drop 'module.' / '_orig_mod.' from every key when the model's keys do not have it."""
     wanted = set(target_keys)
-    for prefix in _WRAPPER_PREFIXES:
+    for prefix in WRAPPER_PREFIXES:
         if source and all(k.startswith(prefix) for k in source) and not wanted & set(source):
             source = {k.removeprefix(prefix): v for k, v in source.items()}
     return source
@@ -181,15 +182,17 @@ def _torchvision_default(architecture: str) -> tuple[dict[str, Any], Mapping[str
 def _from_file(value: str) -> tuple[dict[str, Any], Mapping[str, Tensor]]:
     path = resolve_pretrained_path(value)
     raw = _read_weights_only(path)
+    state = find_model_weights(raw)
+    if state is None:
+        raise ModelError(
+            f"{path} holds {describe_contents(raw)}, not a state dict or trainforge checkpoint; "
+            "save it with torch.save(model.state_dict(), path)"
+        )
+    kind, run_id = "state_dict", None
     if is_trainforge_checkpoint(raw):
-        raw = _load_trainforge_checkpoint(path)
         lineage = raw.get("lineage") or {}
         run_id = lineage.get("run_id") if isinstance(lineage, dict) else None
         kind = "checkpoint"
-        state = _tensors_only(raw["model"], path)
-    else:
-        kind, run_id = "state_dict", None
-        state = _find_state_dict(raw, path)
     if value.startswith(REGISTRY_PREFIX):
         name, _ = parse_registry_ref(value)
         version = Path(path).parent.name.rpartition("_v")[2]  # an alias resolved to its version
@@ -208,62 +211,17 @@ def _info(
     return {"kind": kind, "path": path, "run_id": run_id, "name": name, "version": version}
 
 
-def is_trainforge_checkpoint(obj: Any) -> bool:
-    return isinstance(obj, dict) and "format_version" in obj and isinstance(obj.get("model"), dict)
-
-
-def _read_weights_only(path: Path) -> Any:
+def _read_weights_only(path: Path) -> dict[str, Any]:
+    """Load ``path`` weights-only; a trainforge checkpoint has its checksum verified."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
+        return load_state_dict_file(path)
+    except UnsafeCheckpointError as exc:
         raise ModelError(
             f"{path} cannot be loaded safely (weights only): it holds pickled Python objects, "
             "e.g. a whole model saved with torch.save(model); save model.state_dict() instead"
         ) from exc
-    except Exception as exc:  # truncated zip, not a torch file, permissions...
-        raise ModelError(
-            f"{path} is not a readable PyTorch weights file ({type(exc).__name__}: {exc})"
-        ) from exc
-
-
-def _load_trainforge_checkpoint(path: Path) -> dict[str, Any]:
-    """Reload through the checkpoint format, which verifies the checksum."""
-    try:
-        from trainforge.ckpt.format import load_checkpoint
-    except ImportError:
-        return _unverified_checkpoint(path)
-    return load_checkpoint(path, map_location="cpu")
-
-
-def _unverified_checkpoint(path: Path) -> dict[str, Any]:
-    # TODO(lead): switch to ckpt.format.load_checkpoint (used above once it exists); this
-    # fallback skips the checksum check.
-    loaded: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-    return loaded
-
-
-def _find_state_dict(raw: Any, path: Path) -> dict[str, Tensor]:
-    if isinstance(raw, dict):
-        if any(isinstance(v, Tensor) for v in raw.values()):
-            return _tensors_only(raw, path)
-        for key in _NESTED_STATE_KEYS:
-            nested = raw.get(key)
-            if isinstance(nested, dict) and any(isinstance(v, Tensor) for v in nested.values()):
-                return _tensors_only(nested, path)
-    if isinstance(raw, dict):
-        described = f"a dict with keys {sorted(map(str, raw))[:10]}"
-    else:
-        described = f"a {type(raw).__name__}"
-    raise ModelError(
-        f"{path} holds {described}, not a state dict or trainforge checkpoint; "
-        "save it with torch.save(model.state_dict(), path)"
-    )
-
-
-def _tensors_only(state: Any, path: Path) -> dict[str, Tensor]:
-    if not isinstance(state, dict):
-        raise ModelError(f"{path}: its model weights are a {type(state).__name__}, not a dict")
-    return {str(k): v for k, v in state.items() if isinstance(v, Tensor)}
+    except CheckpointError as exc:  # missing, damaged, a newer format, not a dict...
+        raise ModelError(f"model.pretrained: {exc}") from exc
 
 
 def _first_conv_weight(model: nn.Module) -> str | None:

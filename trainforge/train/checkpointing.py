@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from trainforge.checkpoint.format import save_checkpoint
 from trainforge.config import Mode, TrainConfig, metric_direction
+from trainforge.train.counters import EpochTotals
+from trainforge.train.distributed import unwrap
+from trainforge.train.seeding import capture_rng_state, restore_rng_state
 
 if TYPE_CHECKING:
     from trainforge.train.trainer import Trainer
@@ -42,8 +46,6 @@ def role(name: str) -> str:
 
 
 def write(state: dict[str, Any], path: Path) -> Path:
-    from trainforge.ckpt.format import save_checkpoint
-
     return save_checkpoint(state, path)
 
 
@@ -72,9 +74,6 @@ def _process_alive(pid: int) -> bool:
 
 
 def build_state(t: Trainer) -> dict[str, Any]:
-    from trainforge.train.distributed import unwrap
-    from trainforge.train.seeding import capture_rng_state
-
     model = unwrap(t.model)  # torch.compile and DDP wrappers: the same keys as a plain run
     return {
         "model": model.state_dict(),
@@ -115,10 +114,6 @@ def build_state(t: Trainer) -> dict[str, Any]:
 
 def restore_state(t: Trainer, state: dict[str, Any]) -> None:
     """Restore everything; the RNG last, so nothing after it draws random numbers."""
-    from trainforge.train.counters import EpochTotals
-    from trainforge.train.distributed import unwrap
-    from trainforge.train.seeding import restore_rng_state
-
     unwrap(t.model).load_state_dict(state["model"])
     t.optimizer.load_state_dict(state["optimizer"])
     t.schedule.load_state_dict(state["scheduler"])

@@ -11,9 +11,12 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, load_config, validate
+from trainforge.errors import ConfigError
 from trainforge.train import distributed
 from trainforge.train import resume as resuming
+from trainforge.train.device import resolve_device
 from trainforge.train.hooks import Hook
 from trainforge.train.result import (
     RunResult,
@@ -52,8 +55,6 @@ def fit(
     ckpt_path = resuming.resolve_resume(resume, out_dir, skipped) if resume is not None else None
     ckpt: dict[str, Any] | None = None
     if ckpt_path is not None:
-        from trainforge.ckpt.format import load_checkpoint
-
         ckpt = load_checkpoint(ckpt_path)
         cfg, changes = _resume_config(ckpt, config_or_path, overrides, seed, model)
         if out_dir is None:
@@ -88,9 +89,6 @@ def fit(
 def _join_process_group(
     dist: distributed.DistContext, cfg: TrainConfig, device_flag: str | None
 ) -> torch.device:
-    from trainforge.errors import ConfigError
-    from trainforge.train.device import resolve_device
-
     if cfg.training.nan_policy == "rollback":
         # a rollback re-reads rank 0's file on one rank's say-so; not worth the coordination
         raise ConfigError(

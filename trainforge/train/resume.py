@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from trainforge.checkpoint.format import verify_checkpoint
 from trainforge.errors import ConfigError, RunFolderError
 
 # Keys a resume may change: they alter how long or how visibly training runs, never its maths.
@@ -84,8 +85,6 @@ def find_resume_checkpoint(
     Newer files that fail to load (damaged, tampered with) are passed over; each one is
     added to ``skipped`` with the reason, so the caller can warn about it.
     """
-    from trainforge.ckpt.format import verify_checkpoint
-
     folder = run_dir / (checkpoint_dir or checkpoint_folder_of(run_dir))
     if not folder.is_dir():
         return None

@@ -1,13 +1,12 @@
 """The run folder of DESIGN.md: created, guarded by a lock, and described by metadata.json.
 
 Layout: ``config.yaml``, ``metadata.json``, ``requirements.txt``, ``checkpoints/``, ``logs/``
-and ``.lock``. The lock is an ``fcntl.flock`` held for the run's life: the kernel drops it when
+and ``.lock``. The lock (``_fileio.file_lock``) is held for the run's life: the kernel drops it when
 the holder dies, even by SIGKILL, so a stale lock file never blocks a later run.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
@@ -15,10 +14,13 @@ import shutil
 import socket
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from trainforge._fileio import atomic_write_text
+from filelock import FileLock
+
+from trainforge._fileio import LockBusy, atomic_write_text, file_lock
 from trainforge.errors import RunFolderError
+from trainforge.train.system import installed_distributions
 
 CONFIG_FILE = "config.yaml"
 METADATA_FILE = "metadata.json"
@@ -72,7 +74,7 @@ class RunFolder:
         # Absolute settings stay absolute: joining an absolute path replaces the root.
         self.checkpoint_dir = self.root / checkpoint_dir
         self.log_dir = self.root / log_dir
-        self._lock_file: IO[str] | None = None
+        self._lock: FileLock | None = None
         self._metadata: dict[str, Any] = {}
 
         if self.root.exists() and not self.root.is_dir():
@@ -83,7 +85,7 @@ class RunFolder:
         created_lock = not (self.root / LOCK_FILE).exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._lock()
+            self._acquire_lock()
         except OSError as exc:
             raise RunFolderError(
                 f"cannot create run folder {self.root}: {exc.strerror or exc}"
@@ -106,42 +108,37 @@ class RunFolder:
     def lock_path(self) -> Path:
         return self.root / LOCK_FILE
 
-    def _lock(self) -> None:
-        f = self.lock_path.open("a+", encoding="utf-8")
+    def _acquire_lock(self) -> None:
+        lock = file_lock(self.lock_path, blocking=False)
         try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = _describe_holder(f.read())
-            f.close()
+            lock.acquire()
+        except LockBusy:
+            holder = _describe_holder(_read_quietly(self.lock_path))
             raise RunFolderError(
                 f"run folder {self.root} is in use by {holder} (lock {self.lock_path}); "
                 "wait for that run to finish or stop it, or choose another --output"
             ) from None
+        try:
+            self.lock_path.write_text(
+                json.dumps(
+                    {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+                ),
+                encoding="utf-8",
+            )
         except BaseException:
-            f.close()
+            lock.release()
             raise
-        f.seek(0)
-        f.truncate()
-        f.write(
-            json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
-        )
-        f.flush()
-        self._lock_file = f
+        self._lock = lock
 
     def release(self) -> None:
-        """Give up the lock (idempotent). The .lock file stays: deleting a file others may
-        be waiting on would let two runs lock two different files of the same name."""
-        f, self._lock_file = self._lock_file, None
-        if f is not None:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-            finally:
-                f.close()
+        """Give up the lock (idempotent). The .lock file stays (see ``file_lock``)."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     @property
     def locked(self) -> bool:
-        return self._lock_file is not None
+        return self._lock is not None
 
     def __enter__(self) -> RunFolder:
         return self
@@ -247,8 +244,6 @@ class RunFolder:
 
 def installed_packages() -> list[str]:
     """``name==version`` of each installed distribution, sorted by name, one per name."""
-    from trainforge.train.system import installed_distributions
-
     return [f"{name}=={version}" for name, version in installed_distributions()]
 
 
@@ -267,3 +262,10 @@ def _describe_holder(text: str) -> str:
         return f"pid {info['pid']} on {info['host']}"
     except (ValueError, KeyError, TypeError):
         return "another process"
+
+
+def _read_quietly(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""

@@ -16,10 +16,17 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from trainforge.config import TrainConfig, dump_config
+from trainforge.data import build_data
+from trainforge.errors import ConfigError
+from trainforge.logging import build_sinks
+from trainforge.models import build_model, load_pretrained
 from trainforge.train import checkpointing, distributed
 from trainforge.train import resume as resuming
+from trainforge.train.checkpointing import role
 from trainforge.train.counters import Limits
+from trainforge.train.device import resolve_device
 from trainforge.train.hooks import Hook
+from trainforge.train.progress import EpochProgress
 from trainforge.train.result import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -29,6 +36,9 @@ from trainforge.train.result import (
     RunResult,
     TrainingDiverged,
 )
+from trainforge.train.run_folder import RunFolder
+from trainforge.train.seeding import configure_determinism, seed_everything
+from trainforge.train.system import git_commit, package_versions, system_info
 from trainforge.train.trainer import Trainer
 
 # --fast_dev_run: enough batches to pass every stage of a run, in seconds.
@@ -49,8 +59,6 @@ class RunSession:
         argv: list[str] | None,
         dist: distributed.DistContext | None = None,
     ) -> None:
-        from trainforge.train.run_folder import RunFolder
-
         self.dist = dist or distributed.DistContext()
         self.cfg = cfg
         self.ckpt = ckpt
@@ -89,13 +97,6 @@ class RunSession:
         device_flag: str | None,
         fast_dev_run: bool,
     ) -> Trainer:
-        from trainforge.data import build_data
-        from trainforge.logging import build_sinks
-        from trainforge.models import build_model, load_pretrained
-        from trainforge.train.device import resolve_device
-        from trainforge.train.progress import EpochProgress
-        from trainforge.train.seeding import configure_determinism, seed_everything
-
         cfg = self.cfg
         seed = cfg.reproducibility.seed
         device = resolve_device(device_flag or cfg.training.device)
@@ -295,8 +296,6 @@ class RunSession:
     def _write_start_metadata(
         self, lineage: dict[str, Any], device: torch.device, fast_dev_run: bool, notices: list[str]
     ) -> None:
-        from trainforge.train.system import git_commit, package_versions, system_info
-
         self.folder.update_metadata(
             status="running",
             run_id=lineage["run_id"],
@@ -362,14 +361,10 @@ def same_run(ckpt: dict[str, Any], ckpt_path: Path | None, out_dir: Path) -> boo
 
 
 def _existing_checkpoints(folder: Path) -> dict[str, Path]:
-    from trainforge.train.checkpointing import role
-
     return {role(p.name): p for p in sorted(folder.glob("*.pth"))}
 
 
 def _check_monitored_metrics(cfg: TrainConfig, data: Any) -> None:
-    from trainforge.errors import ConfigError
-
     available = available_metrics(data.spec.task, data.spec.num_classes or 0)
     wanted = [("checkpointing.monitor", m) for m in cfg.checkpointing.monitors]
     if cfg.early_stopping.enabled:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig
 from trainforge.errors import CheckpointError
 from trainforge.train import checkpointing
@@ -493,7 +494,6 @@ class Trainer:
                 "training diverged before any checkpoint was written, so nan_policy: rollback has "
                 "nothing to return to; lower training.learning_rate"
             )
-        from trainforge.ckpt.format import load_checkpoint
 
         # Data that is itself non-finite diverges at any LR: give up instead of looping.
         self._rollbacks += 1

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from trainforge import __version__
 from trainforge._fileio import atomic_write_text
 from trainforge.ckpt.export._graphs import INPUT_NAME
 from trainforge.ckpt.export._inputs import input_shape
@@ -91,8 +92,6 @@ def source_info(checkpoint: Path, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def versions(runtime: str) -> dict[str, str]:
-    from trainforge import __version__
-
     return {"trainforge": __version__, "torch": torch.__version__, "runtime": runtime}
 
 

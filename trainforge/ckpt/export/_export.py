@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.export._base import Exporter, first_line
 from trainforge.ckpt.export._contract import (
     SIDECAR_VERSION,
@@ -27,6 +28,7 @@ from trainforge.ckpt.export._inputs import EXPORT_BATCH, SEED, VERIFY_BATCHES, s
 from trainforge.ckpt.export._verify import describe, verify
 from trainforge.ckpt.export._weights import PytorchExporter, SafetensorsExporter
 from trainforge.errors import ExportError, UsageError
+from trainforge.inference import load_model
 
 FORMATS: dict[str, type[Exporter]] = {
     "pytorch": PytorchExporter,
@@ -83,9 +85,6 @@ def export_checkpoint(
     checkpoint, ``ExportError`` when exporting fails or the export does not match PyTorch
     (the exported files are removed then).
     """
-    from trainforge.ckpt.format import load_checkpoint
-    from trainforge.inference import load_model
-
     say: Echo = echo or (lambda _line: None)
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")

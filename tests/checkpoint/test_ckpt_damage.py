@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainforge.ckpt import (
+from trainforge.checkpoint import (
     is_valid_checkpoint,
     load_checkpoint,
     load_state_dict_file,

@@ -11,7 +11,7 @@ import pytest
 import torch
 from disks import small_tmpfs
 
-from trainforge.ckpt import load_checkpoint, save_checkpoint
+from trainforge.checkpoint import load_checkpoint, save_checkpoint
 from trainforge.errors import CheckpointError
 
 

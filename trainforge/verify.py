@@ -22,7 +22,9 @@ from typing import IO
 
 import torch
 
+from trainforge.checkpoint.format import load_checkpoint
 from trainforge.errors import TrainforgeError
+from trainforge.logging import read_jsonl
 
 # The final weights are read from last.pth, so both runs must write it.
 FORCED_OVERRIDES = ("checkpointing.save_last=true",)
@@ -193,16 +195,12 @@ def first_difference(
 
 
 def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    from trainforge.ckpt.format import load_checkpoint
-
     state = load_checkpoint(run_dir / "checkpoints" / "last.pth")
     return dict(state["model"])
 
 
 def _run_summary(run_dir: Path) -> tuple[int, float]:
     """(final global step, seconds from the first step record to the end)."""
-    from trainforge.logging import read_jsonl
-
     records = read_jsonl(run_dir / "logs" / "metrics.json")
     steps = [r for r in records if r.get("type") == "step"]
     end = [r for r in records if r.get("type") == "event" and r.get("event") == "end"]

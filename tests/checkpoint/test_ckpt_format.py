@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainforge.ckpt import (
+from trainforge.checkpoint import (
     FORMAT_VERSION,
     is_valid_checkpoint,
     load_checkpoint,
@@ -21,7 +21,7 @@ from trainforge.ckpt import (
     save_checkpoint,
     verify_checkpoint,
 )
-from trainforge.ckpt._canonical import compute_checksum
+from trainforge.checkpoint._canonical import compute_checksum
 from trainforge.errors import CheckpointError
 
 

@@ -14,7 +14,6 @@ Three promises, each for a failure seen in real training runs:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import re
@@ -24,13 +23,13 @@ from typing import Any
 
 import torch
 
-from trainforge._fileio import fsync_folder
-from trainforge.ckpt._canonical import (
+from trainforge._fileio import atomic_write
+from trainforge.checkpoint._canonical import (
     UnsupportedValueError,
     check_state,
     compute_checksum,
 )
-from trainforge.errors import CheckpointError
+from trainforge.errors import CheckpointError, UnsafeCheckpointError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -95,27 +94,20 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
 
 def _write_atomically(payload: dict[str, Any], target: Path) -> None:
     had_previous = target.exists()
-    # A leading dot and a ".tmp-<pid>" suffix: a file left by a crash is plainly not a
-    # checkpoint, is skipped by listings that glob "*.pth", and tells which process left it.
-    temp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    try:
+
+    def write(temp: Path) -> None:
         # Passing an open file (not a path) lets OSErrors such as ENOSPC surface with their
         # errno (torch chains them onto its own RuntimeError), so the message can say why.
         with open(temp, "wb") as handle:
             torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException as exc:
-        # Also on KeyboardInterrupt: never leave a half-written temporary file behind.
-        _remove_quietly(temp)
-        if not isinstance(exc, Exception):
-            raise
+
+    try:
+        atomic_write(target, write)
+    except Exception as exc:
         outcome = "the previous checkpoint is intact" if had_previous else "no file was written"
         raise CheckpointError(
             f"could not write checkpoint {target}: {_write_failure_reason(exc)}; {outcome}"
         ) from exc
-    fsync_folder(target.parent)
 
 
 def _write_failure_reason(exc: BaseException) -> str:
@@ -130,11 +122,6 @@ def _write_failure_reason(exc: BaseException) -> str:
             return text[:1].lower() + text[1:]
         current = current.__cause__ or current.__context__
     return _first_line(exc)
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
 
 
 def load_checkpoint(
@@ -273,7 +260,7 @@ def _classify_load_error(source: Path, exc: Exception) -> CheckpointError:
     if isinstance(exc, pickle.UnpicklingError) and _UNSAFE_PATTERN.search(message):
         found = _GLOBAL_NAME.search(message)
         detail = f"; it references {found.group(1)}" if found else ""
-        return CheckpointError(
+        return UnsafeCheckpointError(
             f"{source} contains pickled Python objects that trainforge refuses to load "
             f"(it could run code{detail}); only load checkpoints you trust with torch.load "
             "directly"
