@@ -17,6 +17,10 @@ COMMANDS = {
         "trainforge.cli.train",
         "train a model from a YAML config (training_orchestrator.py)",
     ),
+    "tune": (
+        "trainforge.cli.tune",
+        "hyperparameter search on Optuna, or --analyze a study (hyperparameter_tuner.py)",
+    ),
     "verify-resume": ("trainforge.cli.verify_resume", "kill-and-resume check of a config"),
     "ckpt": ("trainforge.cli.ckpt", "checkpoints and model registry (checkpoint_manager.py)"),
     "monitor": (

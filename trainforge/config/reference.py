@@ -11,6 +11,8 @@ from trainforge.config.schema import TrainConfig
 
 
 def _default(field: Any) -> str:
+    if field.is_required():
+        return "required"
     if field.default_factory is not None:
         value = field.default_factory()
         if isinstance(value, BaseModel):
@@ -20,8 +22,8 @@ def _default(field: Any) -> str:
     return "`" + json.dumps(value) + "`" if value is not None else "`null`"
 
 
-def reference_markdown(schema: type[BaseModel] = TrainConfig) -> str:
-    """One table per section: key, default, meaning."""
+def reference_markdown(schema: type[BaseModel] = TrainConfig, prefix: str = "") -> str:
+    """One table per section: key, default, meaning (keys start with ``prefix``)."""
     out: list[str] = []
 
     def section(model: type[BaseModel], prefix: str) -> None:
@@ -42,5 +44,14 @@ def reference_markdown(schema: type[BaseModel] = TrainConfig) -> str:
         for path, sub in nested:
             section(sub, f"{path}.")
 
-    section(schema, "")
+    section(schema, prefix)
     return "\n".join(out).rstrip() + "\n"
+
+
+def tuning_reference_markdown() -> str:
+    """The tuning config's reference: its sections, then one search-space parameter."""
+    from trainforge.config.tuning import ParamSpec, TuneConfig
+
+    return (
+        reference_markdown(TuneConfig) + "\n" + reference_markdown(ParamSpec, "search_space.NAME.")
+    )
