@@ -25,7 +25,7 @@ import torch
 
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, load_config
-from trainforge.errors import TrainforgeError, UsageError
+from trainforge.errors import TrainforgeError
 from trainforge.logging import read_jsonl
 
 # The final weights are read from last.pth, so both runs must write it.
@@ -220,17 +220,9 @@ class RunLayout:
 
     @classmethod
     def of(cls, cfg: TrainConfig) -> RunLayout:
-        layout = cls(cfg.checkpointing.save_dir, cfg.logging.log_dir)
-        for key, value in (
-            ("checkpointing.save_dir", layout.save_dir),
-            ("logging.log_dir", layout.log_dir),
-        ):
-            if Path(value).expanduser().is_absolute():
-                raise UsageError(
-                    f"{key} is the absolute path {value}: the reference and the interrupted "
-                    "run would share it; make it relative to the run folder for verify-resume"
-                )
-        return layout
+        # The schema keeps both inside the run folder (relative, no '..'), so the reference
+        # and the interrupted run never share them.
+        return cls(cfg.checkpointing.save_dir, cfg.logging.log_dir)
 
     def last_checkpoint(self, run_dir: Path) -> Path:
         return run_dir / self.save_dir / "last.pth"

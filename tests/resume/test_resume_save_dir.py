@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import trainforge
-from trainforge.errors import UsageError
+from trainforge.errors import ConfigError
 from trainforge.train.hooks import Hook, RunState
 from trainforge.verify import describe, verify_resume
 
@@ -59,6 +59,7 @@ def test_verify_resume_refuses_an_absolute_save_dir(tmp_path: Path) -> None:
     path = tmp_path / "iris.yaml"
     cfg = {**CONFIG, "checkpointing": {"save_dir": str(tmp_path / "shared")}}
     path.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(UsageError, match=r"checkpointing.save_dir is the absolute path"):
+    # The reference and the interrupted run would share the folder: the config is refused.
+    with pytest.raises(ConfigError, match=r"save_dir .*must be relative to the run folder"):
         verify_resume(path, kills=1, output=tmp_path / "verify", echo=lambda _: None)
     assert not (tmp_path / "verify").exists()
