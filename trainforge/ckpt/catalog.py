@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trainforge._clock import iso_time
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.selection import Candidate, best_tags, last_name
 from trainforge.errors import CheckpointError, UsageError
@@ -50,8 +50,8 @@ class CatalogEntry:
             "step": self.step,
             "metrics": dict(self.metrics),
             "size": self.size,
-            "created": _iso(self.created) if self.created is not None else None,
-            "modified": _iso(self.modified),
+            "created": iso_time(self.created) if self.created is not None else None,
+            "modified": iso_time(self.modified),
             "checksum": self.checksum,
             "tags": list(self.tags),
         }
@@ -140,10 +140,6 @@ def metric_columns(entries: list[CatalogEntry]) -> list[str]:
 
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t).astimezone().isoformat(timespec="seconds")
 
 
 __all__ = ["CatalogEntry", "checkpoint_folder", "metric_columns", "read_entry", "scan", "tag"]

@@ -5,18 +5,16 @@ generator a training step can touch (python ``random``, numpy's global generator
 and on each GPU) is captured into the checkpoint and restored on resume. The captured form
 holds only plain python values and tensors so it loads with ``torch.load(weights_only=True)``.
 
-``derive_seed`` is the one way to get a seed for a sub-stream (an epoch's data order, one
-sample's augmentation): hashing the parts, instead of adding them, keeps nearby inputs such as
-``(seed, epoch)`` and ``(seed + 1, epoch - 1)`` from colliding. ``trainforge.data`` may use it.
+Seeds for sub-streams (an epoch's data order, one sample's augmentation) come from
+``trainforge.data.seeding.derive_seed``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import operator
 import os
 import random
-from typing import Any, Literal, SupportsIndex
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -27,7 +25,6 @@ __all__ = [
     "RNGState",
     "capture_rng_state",
     "configure_determinism",
-    "derive_seed",
     "restore_rng_state",
     "seed_everything",
 ]
@@ -166,19 +163,3 @@ class RNGState:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         restore_rng_state(state)
-
-
-def derive_seed(*parts: SupportsIndex) -> int:
-    """A stable, well-mixed seed in [0, 2**63) from integers, e.g. ``derive_seed(seed, epoch)``.
-
-    Stable across processes, platforms and python versions (unlike ``hash``), so a resumed
-    run sees the same data order.
-    """
-    digest = hashlib.blake2b(digest_size=8, person=b"trainforge.seed")
-    for part in parts:
-        number = operator.index(part)
-        # Length-prefixed two's-complement bytes: (1, 2) and (258,) must not collide, and
-        # negative or very large integers are still encoded exactly.
-        raw = number.to_bytes(number.bit_length() // 8 + 1, "little", signed=True)
-        digest.update(len(raw).to_bytes(4, "little") + raw)
-    return int.from_bytes(digest.digest(), "little") >> 1

@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from trainforge._clock import iso_time
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, dump_config
 from trainforge.data import build_data
@@ -282,7 +282,7 @@ class RunSession:
             stop_reason=reason,
             exit_code=exit_code,
             error=error,
-            end_time=_iso(ended),
+            end_time=iso_time(ended),
             duration_s=round(ended - self.started, 3),
             epochs_completed=trainer.epoch,
             global_step=trainer.global_step,
@@ -343,7 +343,7 @@ class RunSession:
         if meta.get("status") == "running":
             self.folder.update_metadata(
                 status="failed",
-                end_time=_iso(time.time()),
+                end_time=iso_time(time.time()),
                 error=meta.get("error") or "the run ended during set-up",
             )
         self.folder.release()
@@ -395,7 +395,7 @@ class RunSession:
             * self.dist.world_size
             * self.cfg.training.gradient_accumulation_steps,
             sync_batchnorm=self.cfg.training.sync_batchnorm and self.dist.enabled,
-            start_time=_iso(self.started),
+            start_time=iso_time(self.started),
             end_time=None,
             duration_s=None,
             parent=lineage.get("parent"),
@@ -533,7 +533,3 @@ def _warn_if_not_exact(trainer: Trainer, ckpt: dict[str, Any], loggers: RunLog) 
             f"checkpoint was made with torch {version} and {threads} threads, so the resumed run "
             "is not promised to be bit-identical to an uninterrupted one"
         )
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="seconds")
