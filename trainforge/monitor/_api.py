@@ -9,7 +9,7 @@ from trainforge.errors import UsageError
 from trainforge.monitor import _plots
 from trainforge.monitor._compare import compare as _compare
 from trainforge.monitor._compare import compare_html, differences_text
-from trainforge.monitor._logfile import RunLog, read_log
+from trainforge.monitor._logfile import USED_STEP_FIELDS, RunLog, read_log
 from trainforge.monitor._report import analyze as _analyze
 from trainforge.monitor._verdicts import Verdict
 
@@ -17,7 +17,7 @@ from trainforge.monitor._verdicts import Verdict
 def plot_curves(log_file: str | Path, output: str | Path) -> RunLog:
     """Learning curves of ``log_file`` (a metrics.json) as a PNG at ``output``."""
     output = _output(output, (".png",), "--plot_curves")
-    log = read_log(log_file)
+    log = read_log(log_file, USED_STEP_FIELDS)
     figure = _plots.draw(
         _plots.curve_panels(log.series), title=str(Path(log_file).parent.parent.name)
     )
