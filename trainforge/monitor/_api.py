@@ -17,6 +17,7 @@ from trainforge.monitor._verdicts import Verdict
 def plot_curves(log_file: str | Path, output: str | Path) -> RunLog:
     """Learning curves of ``log_file`` (a metrics.json) as a PNG at ``output``."""
     output = _output(output, (".png",), "--plot_curves")
+    _plots.import_in_background()
     log = read_log(log_file, USED_STEP_FIELDS)
     figure = _plots.draw(
         _plots.curve_panels(log.series), title=str(Path(log_file).parent.parent.name)
@@ -28,6 +29,7 @@ def plot_curves(log_file: str | Path, output: str | Path) -> RunLog:
 def analyze(run_dir: str | Path, output: str | Path) -> list[Verdict]:
     """The HTML diagnostics report of ``run_dir`` at ``output``; returns its verdicts."""
     output = _output(output, (".html", ".htm"), "--analyze")
+    _plots.import_in_background()
     page, judged = _analyze(run_dir)
     atomic_write_text(output, page)
     return judged
