@@ -29,7 +29,7 @@ def plot_curves(log_file: str | Path, output: str | Path) -> RunLog:
 def analyze(run_dir: str | Path, output: str | Path) -> list[Verdict]:
     """The HTML diagnostics report of ``run_dir`` at ``output``; returns its verdicts."""
     output = _output(output, (".html", ".htm"), "--analyze")
-    _plots.import_in_background()
+    _plots.import_in_background("trainforge.health.checks")  # the rules' config schema
     page, judged = _analyze(run_dir)
     atomic_write_text(output, page)
     return judged

@@ -8,6 +8,7 @@ so a million-record log plots in a fraction of a second.
 
 from __future__ import annotations
 
+import importlib
 import io
 import threading
 from collections.abc import Sequence
@@ -147,16 +148,17 @@ def _spread(lines: Sequence[Line]) -> float:
     return float(values.max() / values.min())
 
 
-def import_in_background() -> None:
-    """Import matplotlib on a side thread. That is ~0.4 s of Python, which then runs while the
-    main thread reads the log (file reads and polars' parser do not hold the GIL); ``draw``
-    waits for it through the import lock."""
-    threading.Thread(target=_import_matplotlib, name="import-matplotlib").start()
+def import_in_background(*modules: str) -> None:
+    """Import matplotlib (and ``modules``) on a side thread. That is ~0.4 s of Python, which
+    then runs while the main thread reads the log (file reads and polars' parser do not hold
+    the GIL); ``draw`` waits for it through the import lock."""
+    names = ("matplotlib.figure", "matplotlib.backends.backend_agg", *modules)
+    threading.Thread(target=_import, args=(names,), name="monitor-imports").start()
 
 
-def _import_matplotlib() -> None:
-    import matplotlib.backends.backend_agg
-    import matplotlib.figure  # noqa: F401
+def _import(names: Sequence[str]) -> None:
+    for name in names:
+        importlib.import_module(name)
 
 
 def draw(panels: list[Panel], *, title: str = "", columns: int = 2) -> Any:
