@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from trainforge.config.monitoring import MonitoringConfig
@@ -212,3 +213,29 @@ def test_a_resumed_run_does_not_repeat_its_alerts(tmp_path: Path) -> None:
         ("exploding_gradients", 26),
         ("exploding_gradients", 50),
     ]
+
+
+def test_a_rollback_drops_the_rewound_records_from_the_live_series(tmp_path: Path) -> None:
+    from trainforge.health import Series
+
+    loggers, monitor = open_logs(tmp_path, resource_interval_s=0)
+    log_steps(loggers, [1.0] * 20)
+    loggers.log({"type": "epoch", "step": 20, "epoch": 1, "metrics": {"train_loss": 1.0}})
+    checkpoint = loggers.positions()
+    # Steps 21-25 diverge; the trainer rewinds to the step-20 checkpoint and redoes them.
+    for step in range(21, 26):
+        loggers.log({"type": "step", "step": step, "epoch": 2, "loss": 1e6, "grad_norm": 1e-9})
+    loggers.log({"type": "validation", "step": 25, "epoch": 2, "metrics": {"val_loss": 9.0}})
+    loggers.rewind(checkpoint)
+    for step in range(21, 31):
+        loggers.log({"type": "step", "step": step, "epoch": 2, "loss": 0.9, "grad_norm": 1.0})
+    live = monitor.builder.build()
+    loggers.close()
+    on_disk = Series.from_records(read_jsonl(tmp_path / "logs" / "metrics.json"))
+    assert list(live.steps["step"]) == list(range(1, 31))
+    assert max(live.steps["loss"]) == 1.0 and not live.validations
+    for name in ("steps", "validations", "epochs"):
+        left, right = getattr(live, name), getattr(on_disk, name)
+        assert set(left) == set(right), name
+        for key in left:
+            np.testing.assert_array_equal(left[key], right[key], err_msg=f"{name}.{key}")

@@ -13,6 +13,7 @@ from trainforge.errors import LogError
 from trainforge.health import Series
 from trainforge.logging import JsonlSink, read_jsonl
 from trainforge.monitor import read_log
+from trainforge.monitor._steps import read_steps
 
 
 def write_log(path: Path, n: int = 50) -> Path:
@@ -118,3 +119,31 @@ def test_missing_and_empty_logs_are_one_line_errors(tmp_path: Path) -> None:
         read_log(empty)
     with pytest.raises(LogError, match="is a folder"):
         read_log(tmp_path)
+
+
+def test_steps_of_other_shapes_and_blank_lines_read_like_the_shared_decoder(
+    tmp_path: Path,
+) -> None:
+    path = write_log(tmp_path / "metrics.json", n=30)
+    lines = path.read_bytes().split(b"\n")
+    odd = [
+        b"",
+        b"   ",
+        b'{"step": 31, "type": "step", "schema_version": 1, "loss": 0.25, "epoch": 4}',
+        b'{"type": "step", "schema_version": 1, "time": 1.0, "step": 32, "loss": 0.5, '
+        b'"extra": 1, "epoch": 4}',
+        b'{"type": "step", "schema_version": 1, "time": 1.0, "step": 33, "loss": true}',
+        b'{"type": "step", "schema_version": 1, "time": 1.0, "step": 34, "loss": "0.5"}',
+    ]
+    path.write_bytes(b"\n".join(lines[:10] + odd[:2] + lines[10:-1] + odd[2:]) + b"\n")
+    log = read_log(path)
+    same_series(log.series, Series.from_records(read_jsonl(path)))
+    assert log.skipped == 0 and log.records == len(read_jsonl(path))
+    # The column reader took the plain steps and handed every other line over whole.
+    read = read_steps(path.read_bytes(), ("step", "loss"))
+    assert read is not None and len(read[0]["step"]) == 30
+    assert len(read[1]) == 1 + 3 * 3 + 4
+    # Only the asked-for step numbers are kept (the monitor's commands skip the others).
+    narrow = read_log(path, ("step", "loss"))
+    assert set(narrow.series.steps) == {"step", "loss"}
+    np.testing.assert_array_equal(narrow.series.steps["loss"], log.series.steps["loss"])

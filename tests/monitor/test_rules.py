@@ -261,3 +261,21 @@ def test_spikes_of_a_loss_near_zero_are_noise() -> None:
     loss[45] = 1.5  # back to most of the starting level: a real spike
     [found] = rules.loss_spike(STEPS, EPOCHS, loss, factor=3, window=20)
     assert found.step == 46
+
+
+@pytest.mark.parametrize("window", [1, 2, 7, 50])
+def test_sliding_min_is_the_window_minimum(window: int) -> None:
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from trainforge.health.windows import sliding_min
+
+    rng = np.random.default_rng(window)
+    for size in (window - 1, window, window + 1, 3 * window + 5, 1000):
+        values = rng.normal(size=max(size, 0))
+        values[rng.random(values.size) < 0.01] = math.nan
+        values[rng.random(values.size) < 0.01] = math.inf
+        got = sliding_min(values, window)
+        if values.size < window:
+            assert got.size == 0
+            continue
+        np.testing.assert_array_equal(got, sliding_window_view(values, window).min(axis=1))

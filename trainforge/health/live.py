@@ -78,6 +78,12 @@ class HealthMonitor:
             if time.monotonic() >= self._next_check:
                 self.check()
 
+    def purge_from(self, step: int) -> None:
+        """A rollback (``nan_policy: rollback``) rewound the logs: the records of ``step`` on
+        are gone from metrics.json, so the rules forget them too (the alerts they raised
+        stay in alerts.jsonl, as the rewind keeps that file)."""
+        self.builder.drop_from(step)
+
     def on_alert(self, record: dict[str, Any]) -> None:
         """Every alert of the run (the trainer's own too) goes to the webhook."""
         if self.webhook is not None:

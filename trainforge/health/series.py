@@ -110,6 +110,18 @@ class SeriesBuilder:
             row.update(gpu_summary(record))
             self._resources.append(row)
 
+    def drop_from(self, step: int) -> None:
+        """Forget every record of ``step`` or later: a rollback rewound the run to the
+        checkpoint before it, and the log files lost those records too."""
+        steps = self._steps["step"]
+        cut = len(steps)
+        while cut and steps[cut - 1] >= step:
+            cut -= 1
+        for values in self._steps.values():
+            del values[cut:]
+        for rows in (self._validations, self._epochs, self._resources):
+            rows[:] = [row for row in rows if not row.get("step", math.nan) >= step]
+
     def build(self) -> Series:
         steps = {k: np.asarray(v, dtype=np.float64) for k, v in self._steps.items()}
         return Series(

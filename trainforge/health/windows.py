@@ -46,13 +46,28 @@ def trailing_median_where(values: FloatArray, window: int, factor: float) -> Flo
     if values.size <= window:
         return out
     windows = sliding_window_view(values[:-1], window)
-    lows = windows.min(axis=1)
+    lows = sliding_min(values[:-1], window)
     with np.errstate(invalid="ignore"):
         candidates = np.flatnonzero(values[window:] > factor * lows)
     if candidates.size:
         picked = np.partition(windows[candidates], window // 2, axis=1)[:, window // 2]
         out[window + candidates] = picked
     return out
+
+
+def sliding_min(values: FloatArray, window: int) -> FloatArray:
+    """``sliding_window_view(values, window).min(axis=1)`` in O(n) instead of O(n x window):
+    minima running forwards and backwards inside blocks of ``window`` values, so any window
+    is the union of one block's tail and the next block's head (NaN propagates, as in min)."""
+    values = np.asarray(values, dtype=np.float64)
+    count = values.size - window + 1
+    if count <= 0:
+        return np.zeros(0)
+    padded = np.concatenate((values, np.full(-values.size % window, np.inf)))
+    blocks = padded.reshape(-1, window)
+    head = np.minimum.accumulate(blocks, axis=1).ravel()
+    tail = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.minimum(tail[:count], head[window - 1 : window - 1 + count])
 
 
 def trailing_mean(values: FloatArray, window: int) -> FloatArray:

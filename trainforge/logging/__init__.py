@@ -5,6 +5,9 @@ ones a config asks for and returns :class:`Loggers`, the one object the trainer 
 Readers (the monitor) use :func:`read_jsonl` / :func:`read_jsonl_from`.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from trainforge.logging._base import Sink, StatefulSink, tracker_scalars
 from trainforge.logging._jsonl import (
     ALERT_LEVELS,
@@ -16,18 +19,42 @@ from trainforge.logging._jsonl import (
     read_jsonl,
     read_jsonl_from,
 )
-from trainforge.logging._loggers import (
-    ALERTS_FILE,
-    METRICS_FILE,
-    TENSORBOARD_DIR,
-    TEXT_FILE,
-    Loggers,
-    build_sinks,
-)
-from trainforge.logging._mlflow import MlflowSink
-from trainforge.logging._tensorboard import TensorBoardSink
 from trainforge.logging._text import TextLog, format_number, format_record
-from trainforge.logging._wandb import WandbSink
+
+if TYPE_CHECKING:
+    from trainforge.logging._loggers import (
+        ALERTS_FILE,
+        METRICS_FILE,
+        TENSORBOARD_DIR,
+        TEXT_FILE,
+        Loggers,
+        build_sinks,
+    )
+    from trainforge.logging._mlflow import MlflowSink
+    from trainforge.logging._tensorboard import TensorBoardSink
+    from trainforge.logging._wandb import WandbSink
+
+# The writers import the config schema (pydantic, ~0.3 s); a reader of logs (the monitor)
+# needs none of it, so they are imported on first use.
+_LAZY = {
+    "ALERTS_FILE": "_loggers",
+    "METRICS_FILE": "_loggers",
+    "TENSORBOARD_DIR": "_loggers",
+    "TEXT_FILE": "_loggers",
+    "Loggers": "_loggers",
+    "build_sinks": "_loggers",
+    "MlflowSink": "_mlflow",
+    "TensorBoardSink": "_tensorboard",
+    "WandbSink": "_wandb",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "ALERTS_FILE",

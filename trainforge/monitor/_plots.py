@@ -8,7 +8,9 @@ so a million-record log plots in a fraction of a second.
 
 from __future__ import annotations
 
+import importlib
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +146,19 @@ def _spread(lines: Sequence[Line]) -> float:
     if values.size == 0:
         return 0.0
     return float(values.max() / values.min())
+
+
+def import_in_background(*modules: str) -> None:
+    """Import matplotlib (and ``modules``) on a side thread. That is ~0.4 s of Python, which
+    then runs while the main thread reads the log (file reads and polars' parser do not hold
+    the GIL); ``draw`` waits for it through the import lock."""
+    names = ("matplotlib.figure", "matplotlib.backends.backend_agg", *modules)
+    threading.Thread(target=_import, args=(names,), name="monitor-imports").start()
+
+
+def _import(names: Sequence[str]) -> None:
+    for name in names:
+        importlib.import_module(name)
 
 
 def draw(panels: list[Panel], *, title: str = "", columns: int = 2) -> Any:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from trainforge.errors import LogError
-from trainforge.health import RunFacts, evaluate, limit_per_rule
 from trainforge.health.rules import Finding
 from trainforge.logging import read_jsonl
-from trainforge.monitor._logfile import RunLog, read_log
+from trainforge.monitor._logfile import USED_STEP_FIELDS, RunLog, read_log
+
+if TYPE_CHECKING:
+    from trainforge.health import RunFacts
 
 FINISHED = ("completed", "failed", "stopped")
 
@@ -86,6 +88,8 @@ def read_alerts(log_dir: Path) -> list[dict[str, Any]]:
 
 
 def run_facts(config: dict[str, Any]) -> RunFacts:
+    from trainforge.health import RunFacts
+
     sched = config.get("lr_scheduler") or {}
     warmup = sched.get("warmup_epochs") or 0
     return RunFacts(str(sched.get("type") or "none"), bool(warmup) and float(warmup) > 0)
@@ -105,6 +109,8 @@ def rules_config(config: dict[str, Any]) -> Any:
 
 def findings_for(log: RunLog, config: dict[str, Any]) -> list[Finding]:
     """The health rules over a log, with the run's thresholds: what the live monitor raised."""
+    from trainforge.health import evaluate, limit_per_rule
+
     monitoring = rules_config(config)
     found = evaluate(log.series, monitoring.rules, run_facts(config))
     return limit_per_rule(found, monitoring.alerts.max_per_rule)
@@ -135,4 +141,4 @@ def checkpoints(run: RunFolder, log: RunLog) -> list[dict[str, Any]]:
 
 
 def load_run_log(run: RunFolder) -> RunLog:
-    return read_log(run.metrics_path)
+    return read_log(run.metrics_path, USED_STEP_FIELDS)
