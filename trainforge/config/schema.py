@@ -193,6 +193,12 @@ class TrainingConfig(Section):
         0.5, gt=0.0, le=1.0, description="nan_policy rollback: multiply the LR by this."
     )
     compile: bool = Field(False, description="torch.compile the model.")
+    oom_policy: Literal["fail", "shrink"] = Field(
+        "fail",
+        description="On an out-of-memory error mid-run: fail with one line, or shrink: halve the "
+        "micro-batch, double gradient accumulation (same samples per optimizer step) and redo "
+        "the step.",
+    )
     sync_batchnorm: bool = Field(
         False,
         description="--distributed on GPUs: BatchNorm layers use statistics over every rank's "

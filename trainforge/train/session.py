@@ -207,6 +207,7 @@ class RunSession:
             run_dir=self.run_dir,
             dist=self.dist,
             progress_bar=bar_enabled(cfg.logging.progress_bar, is_main=self.dist.is_main),
+            update_metadata=self.folder.update_metadata if self.dist.is_main else None,
         )
         if self.ckpt is not None:
             _restore(trainer, self.ckpt, self.ckpt_path)
