@@ -193,6 +193,11 @@ class TrainingConfig(Section):
         0.5, gt=0.0, le=1.0, description="nan_policy rollback: multiply the LR by this."
     )
     compile: bool = Field(False, description="torch.compile the model.")
+    channels_last: bool | Literal["auto"] = Field(
+        "auto",
+        description="Keep image batches and the model in channels_last (NHWC) memory format; "
+        "auto: on for image models on CUDA.",
+    )
     oom_policy: Literal["fail", "shrink"] = Field(
         "fail",
         description="On an out-of-memory error mid-run: fail with one line, or shrink: halve the "

@@ -28,6 +28,7 @@ from trainforge.train.checkpointing import role
 from trainforge.train.counters import Limits
 from trainforge.train.device import resolve_device
 from trainforge.train.hooks import Hook
+from trainforge.train.memory_format import use_channels_last
 from trainforge.train.ports import RunData, RunFolderLike, RunLog
 from trainforge.train.position import rescale_batch
 from trainforge.train.progress import bar_enabled
@@ -157,6 +158,8 @@ class RunSession:
             model = build_model(cfg.model, data.spec)
         parent = load_pretrained(model, cfg.model) if self.ckpt is None else None
         model.to(device)
+        if use_channels_last(cfg.training.channels_last, device.type, data.spec.shape):
+            model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         model = distributed.wrap_model(model, self.dist, sync_batchnorm=cfg.training.sync_batchnorm)
         if cfg.training.compile:
             model = torch.compile(model)  # type: ignore[assignment]

@@ -31,6 +31,7 @@ from trainforge.train.device import Precision
 from trainforge.train.distributed import DistContext, unwrap
 from trainforge.train.hooks import Hook, RunState
 from trainforge.train.losses import build_loss
+from trainforge.train.memory_format import use_channels_last
 from trainforge.train.nonfinite import step_verdict
 from trainforge.train.oom import (
     FIX_OOM,
@@ -116,6 +117,11 @@ class Trainer:
         self.metrics = LatestMetrics()
         self.rng = RNGState()
         self.signals = StopSignals()
+        self.memory_format = (
+            torch.channels_last
+            if use_channels_last(t.channels_last, device.type, self.spec.shape)
+            else torch.preserve_format
+        )
         self.micro_batch = MicroBatch()  # training.oom_policy: shrink cuts loader batches
 
         self.last_saved: Path | None = None
@@ -279,7 +285,10 @@ class Trainer:
         step_correct: torch.Tensor,
     ) -> None:
         """Forward and backward one loader batch, cut into micro-batches after a shrink."""
-        x = x.to(self.device, non_blocking=True)
+        if x.dim() == 4:  # training.channels_last: images as NHWC (the model is, see session)
+            x = x.to(self.device, non_blocking=True, memory_format=self.memory_format)
+        else:
+            x = x.to(self.device, non_blocking=True)
         y = y.to(self.device, non_blocking=True)
         size = self.micro_batch.size
         pieces = zip(x.split(size), y.split(size), strict=True) if size else [(x, y)]
