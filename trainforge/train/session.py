@@ -24,6 +24,8 @@ from trainforge.logging import build_sinks
 from trainforge.models import build_model, load_pretrained, parameter_count
 from trainforge.train import checkpointing, distributed
 from trainforge.train import resume as resuming
+from trainforge.train.batch_finder import describe, resolve_auto_batch_size
+from trainforge.train.batch_search import SearchResult
 from trainforge.train.checkpointing import role
 from trainforge.train.counters import Limits
 from trainforge.train.device import resolve_device
@@ -118,6 +120,7 @@ class RunSession:
         distributed.check_peers(self.dist, failed=False)
         self.loggers: RunLog | None = None
         self.profiler: Any = None  # training.profile: a StepProfiler
+        self.batch_search: SearchResult | None = None  # data.batch_size: auto
         self.argv = argv if argv is not None else list(sys.argv)
         self.same_folder = same_folder
 
@@ -140,6 +143,13 @@ class RunSession:
             cfg.reproducibility.deterministic, cfg.reproducibility.benchmark
         )
         seed_everything(seed)
+        if cfg.data.batch_size == "auto":
+            cfg, self.batch_search = resolve_auto_batch_size(
+                cfg, model, train_data, val_data, device, seed
+            )
+            self.cfg = cfg
+            notices.append(describe(self.batch_search))
+            seed_everything(seed)  # the trials leave no trace in the run's RNG stream
         data = build_data(
             cfg.data,
             seed=seed,
@@ -197,6 +207,14 @@ class RunSession:
         self.folder.write_config(dump_config(cfg))
         self.folder.write_requirements()
         self._write_start_metadata(lineage, device, fast_dev_run, notices)
+        if self.batch_search is not None:
+            self.folder.update_metadata(
+                batch_size_search={
+                    "batch_size": self.batch_search.batch_size,
+                    "method": self.batch_search.method,
+                    "trials": self.batch_search.trials,
+                }
+            )
         trainer = Trainer(
             cfg,
             model,
@@ -521,7 +539,7 @@ def _warn_if_not_exact(trainer: Trainer, ckpt: dict[str, Any], loggers: RunLog) 
         pos, train = trainer.pos, trainer.data.train
         total = getattr(train, "total_samples", train.num_samples)
         _, consumed = rescale_batch(
-            pos.batch_in_epoch, world_size, world_size, trainer.cfg.data.batch_size, total, 0
+            pos.batch_in_epoch, world_size, world_size, trainer.cfg.data.batch, total, 0
         )
         loggers.text.warning(
             f"resuming a {saved_world}-process checkpoint in {world_size} process(es): epoch "

@@ -248,8 +248,8 @@ class Trainer:
         where = f"out of memory at step {pos.global_step + 1} ({message})"
         if t.oom_policy == "fail":
             raise OutOfMemory(f"{where}; {FIX_OOM}")
-        before = self.micro_batch.size or self.cfg.data.batch_size
-        after = self.micro_batch.shrink(self.cfg.data.batch_size)
+        before = self.micro_batch.size or self.cfg.data.batch
+        after = self.micro_batch.shrink(self.cfg.data.batch)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         record = self._micro_batch_record()
@@ -268,7 +268,7 @@ class Trainer:
 
     def _micro_batch_record(self) -> dict[str, int]:
         """The micro-batch and accumulation the run trains with now (metadata.json)."""
-        batch = self.cfg.data.batch_size
+        batch = self.cfg.data.batch
         size = self.micro_batch.size or batch
         return {
             "micro_batch_size": size,
@@ -709,7 +709,7 @@ class Trainer:
                 self.pos.batch_in_epoch,
                 self.pos.saved_world_size,
                 self.dist.world_size,
-                self.cfg.data.batch_size,
+                self.cfg.data.batch,
                 getattr(self.data.train, "total_samples", self.data.train.num_samples),
                 self.n_batches,
             )
@@ -740,7 +740,7 @@ class Trainer:
         return window_sample_count(
             self.pos.batch_in_epoch,
             len(train),
-            self.cfg.data.batch_size,
+            self.cfg.data.batch,
             train.num_samples,
             self.accumulation,
             self.cfg.data.drop_last,
