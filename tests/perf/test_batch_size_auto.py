@@ -60,3 +60,13 @@ def test_auto_on_cpu_is_recorded_and_leaves_the_run_as_configured(tmp_path: Path
     b = load_checkpoint(planned.checkpoints["last"])["model"]
     for name in b:
         assert torch.equal(a[name], b[name]), name
+
+
+def test_a_resume_with_auto_keeps_the_size_the_first_run_chose(tmp_path: Path) -> None:
+    first = trainforge.fit(IRIS, output=tmp_path / "run")
+    chosen = yaml.safe_load((first.run_dir / "config.yaml").read_text())["data"]["batch_size"]
+    more = {**IRIS, "training": {**IRIS["training"], "epochs": 3}}
+    resumed = trainforge.fit(more, resume=first.checkpoints["last"], output=tmp_path / "run")
+    assert resumed.status == "completed" and resumed.epochs_completed == 3
+    saved = yaml.safe_load((resumed.run_dir / "config.yaml").read_text())
+    assert saved["data"]["batch_size"] == chosen

@@ -144,6 +144,11 @@ class RunSession:
         )
         seed_everything(seed)
         if cfg.data.batch_size == "auto":
+            if self.dist.enabled:  # each rank would measure, and may choose, its own size
+                raise ConfigError(
+                    "data.batch_size: auto is not supported with --distributed; set a number "
+                    "(a single-process run with auto prints the size it chooses)"
+                )
             cfg, self.batch_search = resolve_auto_batch_size(
                 cfg, model, train_data, val_data, device, seed
             )

@@ -248,6 +248,11 @@ class Trainer:
         where = f"out of memory at step {pos.global_step + 1} ({message})"
         if t.oom_policy == "fail":
             raise OutOfMemory(f"{where}; {FIX_OOM}")
+        if self.dist.enabled:  # one rank redoing a step alone would leave the others waiting
+            raise OutOfMemory(
+                f"{where}; training.oom_policy: shrink works in one process only: lower "
+                "data.batch_size and raise training.gradient_accumulation_steps"
+            )
         before = self.micro_batch.size or self.cfg.data.batch
         after = self.micro_batch.shrink(self.cfg.data.batch)
         if self.device.type == "cuda":
