@@ -236,14 +236,16 @@ class Trainer:
                 if not is_out_of_memory(exc):
                     raise
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            # outside the except block: the error's frames (and their tensors) are released
-            self._shrink_after_oom(message)
+            # outside the except block: the error's frames (and their tensors) are released,
+            # and the window's partial gradients go before the cache is emptied
             self.optimizer.zero_grad(set_to_none=True)
             step_loss.zero_()
             step_correct.zero_()
+            self._on_out_of_memory(message)
             todo = held
 
-    def _shrink_after_oom(self, message: str) -> None:
+    def _on_out_of_memory(self, message: str) -> None:
+        """oom_policy fail: one line with the fix; shrink: halve the micro-batch and say so."""
         pos, t = self.pos, self.cfg.training
         where = f"out of memory at step {pos.global_step + 1} ({message})"
         if t.oom_policy == "fail":
