@@ -23,7 +23,8 @@ from trainforge.train.losses import build_loss
 from trainforge.train.oom import is_out_of_memory
 from trainforge.train.optim import build_optimizer
 
-TIMED_STEPS = 3  # CPU: timed trial steps per size, after one warm-up step
+TIMED_STEPS = 3  # CPU: timed trial steps per size (at least), after one warm-up step
+MIN_SECONDS = 0.05  # CPU: and at least this long per size
 POOL = 256  # distinct samples the trial batches are cut from (repeated for larger batches)
 
 
@@ -81,12 +82,16 @@ class TrialSteps:
         return not failed
 
     def throughput(self, size: int) -> float:
-        """Samples per second over a few timed steps at ``size`` (after one warm-up)."""
+        """Samples per second at ``size`` after one warm-up step: at least ``TIMED_STEPS``
+        steps and ``MIN_SECONDS`` of them, so tiny steps are not timed by the clock's noise."""
         self.step(size)
         started = time.perf_counter()
-        for _ in range(TIMED_STEPS):
+        steps, elapsed = 0, 0.0
+        while steps < TIMED_STEPS or elapsed < MIN_SECONDS:
             self.step(size)
-        return size * TIMED_STEPS / max(1e-9, time.perf_counter() - started)
+            steps += 1
+            elapsed = time.perf_counter() - started
+        return size * steps / elapsed
 
 
 def find_batch_size(trials: TrialSteps, cap: int) -> SearchResult:
