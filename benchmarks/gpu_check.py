@@ -1,6 +1,7 @@
 """A prepared check for a lent GPU: resnet18 training throughput, hand-written loop vs trainforge,
 with the GPU fast paths (AMP fp16 + GradScaler, AMP bf16, channels_last, torch.compile,
-pinned memory with non-blocking copies), then a real CUDA out-of-memory error.
+pinned memory with non-blocking copies), then a real CUDA out-of-memory error, met by
+trainforge's training.oom_policy: shrink, and data.batch_size: auto on the card.
 
     python benchmarks/gpu_check.py              # on a CUDA machine (a few minutes)
     python benchmarks/gpu_check.py --cpu-smoke  # every code path on CPU in seconds, tiny sizes
@@ -94,8 +95,6 @@ def with_trainforge(s: Setting, data: TensorDataset, batch: int, epochs: int, de
     """Samples per second of trainforge's last epoch (its own metrics.json record)."""
     import trainforge
 
-    if s.channels_last:
-        return float("nan")  # trainforge has no channels_last option yet
     config = {
         "data": {"batch_size": batch, "pin_memory": s.pin_memory and device == "cuda"},
         "training": {
@@ -103,6 +102,7 @@ def with_trainforge(s: Setting, data: TensorDataset, batch: int, epochs: int, de
             "optimizer": "adamw",
             "mixed_precision": s.precision if s.precision != "fp32" else False,
             "compile": s.compile,
+            "channels_last": s.channels_last,  # explicit: auto would turn it on for every CNN
             "device": device,
         },
         "checkpointing": {"save_best": False, "save_last": False},
@@ -136,6 +136,56 @@ def out_of_memory(device: str) -> str:
         return f"out of memory at batch {batch} ({total / 2**30:.0f} GiB card); memory released"
 
 
+def trainforge_run(config: dict[str, Any], data: TensorDataset) -> tuple[Any, dict[str, Any]]:
+    """One short trainforge run of resnet18 on ``data``; its result and metadata.json."""
+    import trainforge
+
+    config = {
+        **config,
+        "checkpointing": {"save_best": False, "save_last": False},
+        "logging": {"progress_bar": "off", "tensorboard": False},
+    }
+    val = TensorDataset(data.tensors[0][:8], data.tensors[1][:8])
+    with tempfile.TemporaryDirectory() as tmp:
+        result = trainforge.fit(
+            config, model=resnet18(), train_data=data, val_data=val, output=Path(tmp) / "run"
+        )
+        meta = json.loads((result.run_dir / "metadata.json").read_text())
+    return result, meta
+
+
+def oom_shrink(device: str, size: int) -> str:
+    """training.oom_policy: shrink on a real out-of-memory: a batch the card cannot hold."""
+    if device != "cuda":
+        return "skipped (no CUDA device; tests/perf/test_oom_policy.py covers the control flow)"
+    batch = 4096  # resnet18 at 224x224 in fp32: several hundred GiB of activations
+    data = images(batch, size)
+    config = {
+        "data": {"batch_size": batch},
+        "training": {"epochs": 1, "max_steps": 2, "oom_policy": "shrink", "device": device},
+    }
+    started = time.perf_counter()
+    result, meta = trainforge_run(config, data)
+    memory = meta.get("memory", {})
+    return (
+        f"{result.status} in {time.perf_counter() - started:.1f} s; batch {batch} -> micro-batch "
+        f"{memory.get('micro_batch_size')} x {memory.get('gradient_accumulation_steps')} "
+        f"({memory.get('oom_shrinks')} shrinks)"
+    )
+
+
+def auto_batch(device: str, n: int, size: int) -> str:
+    """data.batch_size: auto: the size the trial steps choose, and how long they took."""
+    config = {"data": {"batch_size": "auto"}, "training": {"epochs": 1, "device": device}}
+    started = time.perf_counter()
+    _, meta = trainforge_run(config, images(n, size))
+    search = meta["batch_size_search"]
+    return (
+        f"chose {search['batch_size']} ({search['method']}, {len(search['trials'])} trials, "
+        f"run with the search {time.perf_counter() - started:.1f} s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-smoke", action="store_true", help="tiny sizes on CPU")
@@ -161,6 +211,8 @@ def main() -> None:
         else:
             print(f"{s.name:28} {hand:11.1f}/s {ours:9.1f}/s {ours / hand:6.2f}x")
     print(f"out of memory: {out_of_memory(device)}")
+    print(f"oom_policy shrink: {oom_shrink(device, size)}")
+    print(f"batch_size auto: {auto_batch(device, n, size)}")
 
 
 if __name__ == "__main__":

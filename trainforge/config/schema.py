@@ -6,7 +6,7 @@ This module must not import torch, so that config errors are reported instantly.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -125,7 +125,11 @@ class DataConfig(Section):
             "replaces train_path."
         ),
     )
-    batch_size: int = Field(64, ge=1, description="Samples per forward pass.")
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        64,
+        description="Samples per forward pass; auto: the largest that fits (CUDA) or the fastest "
+        "(CPU), found by trial steps before training and written into the run's config.yaml.",
+    )
     num_workers: int = Field(0, ge=0, description="Data-loading worker processes (image data).")
     pin_memory: bool = Field(False, description="Pin host memory for faster CPU→GPU copies.")
     persistent_workers: bool = Field(False, description="Keep loader workers alive between epochs.")
@@ -147,6 +151,13 @@ class DataConfig(Section):
     )
     shuffle: bool = Field(True, description="Shuffle the training data each epoch.")
     drop_last: bool = Field(False, description="Drop the last incomplete training batch.")
+
+    @property
+    def batch(self) -> int:
+        """The batch size in samples (``auto`` is resolved before the data is built)."""
+        if self.batch_size == "auto":
+            raise ValueError("data.batch_size: auto has not been resolved yet")
+        return self.batch_size
 
 
 class TrainingConfig(Section):
@@ -193,6 +204,17 @@ class TrainingConfig(Section):
         0.5, gt=0.0, le=1.0, description="nan_policy rollback: multiply the LR by this."
     )
     compile: bool = Field(False, description="torch.compile the model.")
+    channels_last: bool | Literal["auto"] = Field(
+        "auto",
+        description="Keep image batches and the model in channels_last (NHWC) memory format; "
+        "auto: on for image models on CUDA.",
+    )
+    oom_policy: Literal["fail", "shrink"] = Field(
+        "fail",
+        description="On an out-of-memory error mid-run: fail with one line, or shrink: halve the "
+        "micro-batch, double gradient accumulation (same samples per optimizer step) and redo "
+        "the step.",
+    )
     sync_batchnorm: bool = Field(
         False,
         description="--distributed on GPUs: BatchNorm layers use statistics over every rank's "

@@ -135,6 +135,9 @@ def _resume_config(
     # num_classes is inferred at the first run; a config that leaves it out agrees with it.
     if new_dict["model"].get("num_classes") is None:
         new_dict["model"]["num_classes"] = stored["model"].get("num_classes")
+    # data.batch_size: auto was resolved by the first run: the size it chose agrees with it.
+    if new_dict["data"].get("batch_size") == "auto":
+        new_dict["data"]["batch_size"] = stored["data"].get("batch_size")
     # A model passed as an object was recorded by its class path: the same class agrees.
     if model is not None:
         new_dict["model"]["architecture"] = class_path(model)

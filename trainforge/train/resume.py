@@ -16,6 +16,8 @@ SAFE_PREFIXES = (
     "training.epochs",
     "training.max_steps",
     "training.device",
+    "training.channels_last",  # a memory layout: the same computation
+    "training.oom_policy",  # the micro-batch a shrink chose is in the checkpoint
     "logging.",
     "early_stopping.patience",
     "early_stopping.enabled",

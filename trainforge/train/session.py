@@ -24,10 +24,13 @@ from trainforge.logging import build_sinks
 from trainforge.models import build_model, load_pretrained, parameter_count
 from trainforge.train import checkpointing, distributed
 from trainforge.train import resume as resuming
+from trainforge.train.batch_finder import describe, resolve_auto_batch_size
+from trainforge.train.batch_search import SearchResult
 from trainforge.train.checkpointing import role
 from trainforge.train.counters import Limits
 from trainforge.train.device import resolve_device
 from trainforge.train.hooks import Hook
+from trainforge.train.memory_format import use_channels_last
 from trainforge.train.ports import RunData, RunFolderLike, RunLog
 from trainforge.train.position import rescale_batch
 from trainforge.train.progress import bar_enabled
@@ -117,6 +120,7 @@ class RunSession:
         distributed.check_peers(self.dist, failed=False)
         self.loggers: RunLog | None = None
         self.profiler: Any = None  # training.profile: a StepProfiler
+        self.batch_search: SearchResult | None = None  # data.batch_size: auto
         self.argv = argv if argv is not None else list(sys.argv)
         self.same_folder = same_folder
 
@@ -139,6 +143,18 @@ class RunSession:
             cfg.reproducibility.deterministic, cfg.reproducibility.benchmark
         )
         seed_everything(seed)
+        if cfg.data.batch_size == "auto":
+            if self.dist.enabled:  # each rank would measure, and may choose, its own size
+                raise ConfigError(
+                    "data.batch_size: auto is not supported with --distributed; set a number "
+                    "(a single-process run with auto prints the size it chooses)"
+                )
+            cfg, self.batch_search = resolve_auto_batch_size(
+                cfg, model, train_data, val_data, device, seed
+            )
+            self.cfg = cfg
+            notices.append(describe(self.batch_search))
+            seed_everything(seed)  # the trials leave no trace in the run's RNG stream
         data = build_data(
             cfg.data,
             seed=seed,
@@ -157,6 +173,8 @@ class RunSession:
             model = build_model(cfg.model, data.spec)
         parent = load_pretrained(model, cfg.model) if self.ckpt is None else None
         model.to(device)
+        if use_channels_last(cfg.training.channels_last, device.type, data.spec.shape):
+            model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         model = distributed.wrap_model(model, self.dist, sync_batchnorm=cfg.training.sync_batchnorm)
         if cfg.training.compile:
             model = torch.compile(model)  # type: ignore[assignment]
@@ -194,6 +212,14 @@ class RunSession:
         self.folder.write_config(dump_config(cfg))
         self.folder.write_requirements()
         self._write_start_metadata(lineage, device, fast_dev_run, notices)
+        if self.batch_search is not None:
+            self.folder.update_metadata(
+                batch_size_search={
+                    "batch_size": self.batch_search.batch_size,
+                    "method": self.batch_search.method,
+                    "trials": self.batch_search.trials,
+                }
+            )
         trainer = Trainer(
             cfg,
             model,
@@ -207,6 +233,7 @@ class RunSession:
             run_dir=self.run_dir,
             dist=self.dist,
             progress_bar=bar_enabled(cfg.logging.progress_bar, is_main=self.dist.is_main),
+            update_metadata=self.folder.update_metadata if self.dist.is_main else None,
         )
         if self.ckpt is not None:
             _restore(trainer, self.ckpt, self.ckpt_path)
@@ -517,7 +544,7 @@ def _warn_if_not_exact(trainer: Trainer, ckpt: dict[str, Any], loggers: RunLog) 
         pos, train = trainer.pos, trainer.data.train
         total = getattr(train, "total_samples", train.num_samples)
         _, consumed = rescale_batch(
-            pos.batch_in_epoch, world_size, world_size, trainer.cfg.data.batch_size, total, 0
+            pos.batch_in_epoch, world_size, world_size, trainer.cfg.data.batch, total, 0
         )
         loggers.text.warning(
             f"resuming a {saved_world}-process checkpoint in {world_size} process(es): epoch "

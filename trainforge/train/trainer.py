@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,15 @@ from trainforge.train.device import Precision
 from trainforge.train.distributed import DistContext, unwrap
 from trainforge.train.hooks import Hook, RunState
 from trainforge.train.losses import build_loss
+from trainforge.train.memory_format import use_channels_last
 from trainforge.train.nonfinite import step_verdict
+from trainforge.train.oom import (
+    FIX_OOM,
+    MicroBatch,
+    OutOfMemory,
+    effective_accumulation,
+    is_out_of_memory,
+)
 from trainforge.train.optim import build_optimizer, set_lr
 from trainforge.train.ports import RunData, RunLog
 from trainforge.train.position import LoopPosition, rescale_batch
@@ -64,6 +72,7 @@ class Trainer:
         run_dir: Path | None = None,
         dist: DistContext | None = None,
         progress_bar: bool = False,
+        update_metadata: Callable[..., Any] | None = None,
     ) -> None:
         self.cfg = cfg
         self.model = model
@@ -78,6 +87,7 @@ class Trainer:
         self.run_dir = run_dir
         self.dist = dist or DistContext()
         self.progress_bar = progress_bar
+        self.update_metadata = update_metadata
         self.spec = data.spec
         self.classification = self.spec.task == "classification"
 
@@ -107,6 +117,12 @@ class Trainer:
         self.metrics = LatestMetrics()
         self.rng = RNGState()
         self.signals = StopSignals()
+        self.memory_format = (
+            torch.channels_last
+            if use_channels_last(t.channels_last, device.type, self.spec.shape)
+            else torch.preserve_format
+        )
+        self.micro_batch = MicroBatch()  # training.oom_policy: shrink cuts loader batches
 
         self.last_saved: Path | None = None
         self._last_step: dict[str, float] | None = None  # loss, lr, grad_norm of the last step
@@ -166,21 +182,18 @@ class Trainer:
         step_correct = torch.zeros((), device=self.device)
         micro = 0
         window_n = 1
+        held: list[tuple[torch.Tensor, torch.Tensor]] = []  # the window's batches so far
         for x, y in self._batches(window):
             if micro == 0:
                 self.optimizer.zero_grad(set_to_none=True)
                 window_n = self._window_samples()
-            x = x.to(self.device, non_blocking=True)
-            y = y.to(self.device, non_blocking=True)
-            weight = len(y) / window_n
+                held.clear()
+            held.append((x, y))
             closes_window = (
                 micro + 1 == self.accumulation or pos.batch_in_epoch + 1 == self.n_batches
             )
             with self._grad_sync(closes_window):
-                out, loss = self._forward_backward(x, y, weight)
-            step_loss += loss.detach().float() * weight
-            if self.classification:
-                step_correct += (out.detach().argmax(1) == y).sum()
+                self._train_batch_with_oom_policy(held, window_n, step_loss, step_correct)
             pos.batch_in_epoch += 1
             window.samples += len(y)
             micro += 1
@@ -198,6 +211,100 @@ class Trainer:
             if pos.batch_in_epoch >= self.n_batches:
                 break
         progress.close()
+
+    def _train_batch_with_oom_policy(
+        self,
+        held: list[tuple[torch.Tensor, torch.Tensor]],
+        window_n: int,
+        step_loss: torch.Tensor,
+        step_correct: torch.Tensor,
+    ) -> None:
+        """Train on the newest of the window's batches: the one place an out-of-memory error
+        is caught (training.oom_policy).
+
+        ``fail`` turns it into one line with the fix. ``shrink`` halves the micro-batch, drops
+        the window's partial gradients and sums and redoes the window's batches so far: the
+        optimizer step that failed is redone whole, on the same samples, with the same weights.
+        """
+        todo = held[-1:]
+        while True:
+            try:
+                for x, y in todo:
+                    self._train_batch(x, y, window_n, step_loss, step_correct)
+                return
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            # outside the except block: the error's frames (and their tensors) are released,
+            # and the window's partial gradients go before the cache is emptied
+            self.optimizer.zero_grad(set_to_none=True)
+            step_loss.zero_()
+            step_correct.zero_()
+            self._on_out_of_memory(message)
+            todo = held
+
+    def _on_out_of_memory(self, message: str) -> None:
+        """oom_policy fail: one line with the fix; shrink: halve the micro-batch and say so."""
+        pos, t = self.pos, self.cfg.training
+        where = f"out of memory at step {pos.global_step + 1} ({message})"
+        if t.oom_policy == "fail":
+            raise OutOfMemory(f"{where}; {FIX_OOM}")
+        if self.dist.enabled:  # one rank redoing a step alone would leave the others waiting
+            raise OutOfMemory(
+                f"{where}; training.oom_policy: shrink works in one process only: lower "
+                "data.batch_size and raise training.gradient_accumulation_steps"
+            )
+        before = self.micro_batch.size or self.cfg.data.batch
+        after = self.micro_batch.shrink(self.cfg.data.batch)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        record = self._micro_batch_record()
+        self.log.alert(
+            "oom_shrink",
+            f"{where}; micro-batch {before} -> {after}, gradient accumulation "
+            f"{record['gradient_accumulation_steps']} (same samples per optimizer step)",
+            step=pos.global_step,
+            epoch=pos.epoch + 1,
+            evidence={"error": message, "micro_batch": before},
+            fix=f"start the next run with data.batch_size: {after} and "
+            f"training.gradient_accumulation_steps: {record['gradient_accumulation_steps']}",
+        )
+        if self.update_metadata is not None:
+            self.update_metadata(memory=record)
+
+    def _micro_batch_record(self) -> dict[str, int]:
+        """The micro-batch and accumulation the run trains with now (metadata.json)."""
+        batch = self.cfg.data.batch
+        size = self.micro_batch.size or batch
+        return {
+            "micro_batch_size": size,
+            "gradient_accumulation_steps": effective_accumulation(batch, self.accumulation, size),
+            "oom_shrinks": self.micro_batch.shrinks,
+        }
+
+    def _train_batch(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        window_n: int,
+        step_loss: torch.Tensor,
+        step_correct: torch.Tensor,
+    ) -> None:
+        """Forward and backward one loader batch, cut into micro-batches after a shrink."""
+        if x.dim() == 4:  # training.channels_last: images as NHWC (the model is, see session)
+            x = x.to(self.device, non_blocking=True, memory_format=self.memory_format)
+        else:
+            x = x.to(self.device, non_blocking=True)
+        y = y.to(self.device, non_blocking=True)
+        size = self.micro_batch.size
+        pieces = zip(x.split(size), y.split(size), strict=True) if size else [(x, y)]
+        for xs, ys in pieces:
+            weight = len(ys) / window_n
+            out, loss = self._forward_backward(xs, ys, weight)
+            step_loss += loss.detach().float() * weight
+            if self.classification:
+                step_correct += (out.detach().argmax(1) == ys).sum()
 
     def _forward_backward(
         self, x: torch.Tensor, y: torch.Tensor, weight: float
@@ -574,6 +681,7 @@ class Trainer:
             "trainer": self.pos,
             "trackers": self.trackers,
             "metrics": self.metrics,
+            "micro_batch": self.micro_batch,
             "rng": self.rng,
         }
 
@@ -593,13 +701,22 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         parts = self.parts()
         rng = parts.pop("rng")
+        del parts["micro_batch"]
+        micro_batch = self.micro_batch
         checkpointing.load_parts(parts, state)
+        # a checkpoint from before training.oom_policy has none: the loader's batch, uncut
+        saved = MicroBatch()
+        saved.load_state_dict(state.get("micro_batch", {}))
+        if saved.shrinks > micro_batch.shrinks:  # a rollback keeps a later shrink
+            micro_batch.load_state_dict(saved.state_dict())
+        if micro_batch.shrinks and self.update_metadata is not None:
+            self.update_metadata(memory=self._micro_batch_record())
         if self.pos.saved_world_size != self.dist.world_size:  # a resume in another world size
             self.pos.batch_in_epoch, _ = rescale_batch(
                 self.pos.batch_in_epoch,
                 self.pos.saved_world_size,
                 self.dist.world_size,
-                self.cfg.data.batch_size,
+                self.cfg.data.batch,
                 getattr(self.data.train, "total_samples", self.data.train.num_samples),
                 self.n_batches,
             )
@@ -630,7 +747,7 @@ class Trainer:
         return window_sample_count(
             self.pos.batch_in_epoch,
             len(train),
-            self.cfg.data.batch_size,
+            self.cfg.data.batch,
             train.num_samples,
             self.accumulation,
             self.cfg.data.drop_last,
