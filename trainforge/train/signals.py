@@ -6,6 +6,7 @@ A second SIGINT aborts at once (the usual "press Ctrl-C twice").
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from types import FrameType, TracebackType
 from typing import Any
@@ -22,6 +23,14 @@ class StopSignals:
         name = signal.Signals(signum).name
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if self.received is None:
+            # Said at once: the stop itself waits for the step in progress and a save.
+            print(
+                f"{name} received: finishing this step, saving last.pth, then stopping "
+                "(Ctrl-C again aborts without saving)",
+                file=sys.stderr,
+                flush=True,
+            )
         self.received = name
 
     def __enter__(self) -> StopSignals:
