@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import trainforge
-from tests.security.security_testing import (
+from security_testing import (
     assert_one_line_error,
     forge,
     run_cli,
@@ -17,6 +15,8 @@ from tests.security.security_testing import (
     train_tiny,
     write_marker_module,
 )
+
+import trainforge
 from trainforge.ckpt.export import export_checkpoint
 from trainforge.ckpt.registry import Registry
 from trainforge.errors import ModelError

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from security_testing import assert_one_line_error, run_cli
 
-from tests.security.security_testing import assert_one_line_error, run_cli
 from trainforge.ckpt.card import CardInputs, render_card
 from trainforge.ckpt.registry import check_alias, check_name
 from trainforge.ckpt.semver import is_version

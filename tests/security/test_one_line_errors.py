@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 import torch
 import yaml
-
-from tests.fixtures import make_tabular_csv
-from tests.security.security_testing import (
+from fixtures import make_tabular_csv
+from security_testing import (
     assert_one_line_error,
     forge,
     run_cli,
     tiny_config,
     train_tiny,
 )
+
 from trainforge.checkpoint.format import load_checkpoint, save_checkpoint
 
 

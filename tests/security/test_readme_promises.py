@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from security_testing import ROOT, tiny_config
 
 import trainforge
-from tests.security.security_testing import ROOT, tiny_config
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.ckpt.version_folder import read_release
 from trainforge.cli.main import main

@@ -8,10 +8,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
+from fixtures import make_tabular_csv
+from security_testing import assert_one_line_error, run_cli, tiny_config
 
 import trainforge
-from tests.fixtures import make_tabular_csv
-from tests.security.security_testing import assert_one_line_error, run_cli, tiny_config
 from trainforge.checkpoint.format import is_valid_checkpoint
 from trainforge.cli.main import main
 from trainforge.train.run_files import plan_overwrite
