@@ -47,11 +47,14 @@ def test_sigterm_saves_last_even_when_off_stops_and_resumes_exactly(tmp_path: Pa
 
 
 SLOW_MODEL = '''
+import os
 import time
+from pathlib import Path
 from torch import nn
 
 class SlowNet(nn.Module):
-    """Slow steps, so two signals land inside one of them."""
+    """Slow steps; once the HOLD file exists a step lasts 60 s, so the second signal always
+    lands inside the step the first one is waiting for, however loaded the machine is."""
 
     def __init__(self, num_classes: int) -> None:
         super().__init__()
@@ -59,6 +62,8 @@ class SlowNet(nn.Module):
 
     def forward(self, x):
         time.sleep(0.25)
+        if Path(os.environ["HOLD"]).exists():
+            time.sleep(60)
         return self.fc(x)
 '''
 
@@ -70,9 +75,11 @@ def test_a_second_sigint_aborts_at_once(tmp_path: Path) -> None:
     del cfg["model"]["channels"]
     path = write_config(tmp_path / "slow.yaml", cfg)
     run = tmp_path / "run"
-    env = {**child_env(), "PYTHONPATH": str(tmp_path)}
+    hold = tmp_path / "hold"
+    env = {**child_env(), "PYTHONPATH": str(tmp_path), "HOLD": str(hold)}
     child = launch(train_command(path, run), tmp_path / "run.log", env)
     assert wait_for_step(child, run / "logs" / "metrics.json", 1, timeout=120)
+    hold.touch()  # the step in progress (or the next) now outlasts the test's second signal
     child.kill(signal.SIGINT)
     # Two SIGINTs pending at once are one to the kernel: send the second once the run has
     # said it took the first (a loaded machine may not run the child between two kills).
@@ -83,7 +90,7 @@ def test_a_second_sigint_aborts_at_once(tmp_path: Path) -> None:
     child.kill(signal.SIGINT)
     sent = time.monotonic()
     assert child.wait(60) == 130
-    assert time.monotonic() - sent < 10
+    assert time.monotonic() - sent < 30  # well inside the held step's 60 s
     meta = json.loads((run / "metadata.json").read_text())
     assert meta["status"] == "stopped" and meta["error"] == "aborted by a second SIGINT"
     assert "Traceback" not in child.log_path.read_text()
