@@ -75,6 +75,9 @@ def test_prune_keeps_best_n_last_m_and_never_best_or_last() -> None:
         files(), metric=None, mode=None, keep_best=0, keep_last=0, untouchable=["x.pth"]
     )
     assert "x.pth" in plan.keep and "x.pth" not in plan.delete
+    mine = [*files(), Candidate("my_copy.pth", 1, {"val_accuracy": 0.1})]
+    plan = plan_prune(mine, metric=None, mode=None, keep_best=0, keep_last=0)
+    assert "my_copy.pth" in plan.keep and "my_copy.pth" not in plan.delete
     assert is_protected("best_val_loss.pth") and not is_protected("epoch_001.pth")
     with pytest.raises(UsageError, match="--metric"):
         plan_prune(files(), metric=None, mode=None, keep_best=1, keep_last=0)

@@ -95,3 +95,17 @@ def test_prune_without_what_to_keep_is_a_usage_error(
         monkeypatch=monkeypatch,
     )
     assert code == 2 and "--keep_best" in err
+
+
+def test_a_users_own_copy_of_a_checkpoint_is_never_pruned(
+    work: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    # A valid trainforge checkpoint under a name the trainer never gives: the user made it.
+    shutil.copy(work / "checkpoints" / "epoch_001.pth", work / "checkpoints" / "my_backup.pth")
+    code, out, _ = call(
+        "--prune", "--checkpoint_dir", "checkpoints", "--keep_last", "0", "--yes",
+        cwd=work, capsys=capsys, monkeypatch=monkeypatch,
+    )  # fmt: skip
+    assert code == 0
+    assert "keep    my_backup.pth  (not a name trainforge writes: yours)" in out
+    assert "my_backup.pth" in names(work) and "epoch_001.pth" not in names(work)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from trainforge.config import Mode, metric_direction
 from trainforge.errors import UsageError
+from trainforge.train.run_files import is_checkpoint_name
 
 # Metrics that describe the run's settings rather than the model's quality.
 _NOT_QUALITY = frozenset({"lr"})
@@ -137,7 +138,8 @@ def plan_prune(
 ) -> PrunePlan:
     """Keep best*.pth, last.pth, the ``keep_best`` best other files by ``metric`` and the
     ``keep_last`` newest other files; delete the rest. ``untouchable`` (e.g. damaged files,
-    which cannot be judged) is kept too."""
+    which cannot be judged) is kept too, and so is any file whose name the trainer never
+    gives (a copy the user made and named): prune deletes only what trainforge wrote."""
     if keep_best < 0 or keep_last < 0:
         raise UsageError("--keep_best and --keep_last must be 0 or more")
     if keep_best > 0 and metric is None:
@@ -149,6 +151,8 @@ def plan_prune(
     for c in candidates:
         if is_protected(c.name):
             plan.keep.setdefault(c.name, []).append(f"protected ({c.name})")
+        elif not is_checkpoint_name(c.name):
+            plan.keep.setdefault(c.name, []).append("not a name trainforge writes: yours")
         else:
             prunable.append(c)
     if keep_best > 0 and metric is not None:

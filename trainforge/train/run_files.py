@@ -24,6 +24,11 @@ _CHECKPOINT = re.compile(r"(best|last|best_[^/]+|epoch_\d+(-[^/]+)?)\.pth")
 _TEMP = re.compile(r"\.[^/]+\.tmp-\d+")
 
 
+def is_checkpoint_name(name: str) -> bool:
+    """Whether ``name`` is one the trainer gives a checkpoint (best, last, epoch files)."""
+    return _CHECKPOINT.fullmatch(name) is not None
+
+
 def is_own(relative: PurePosixPath, checkpoint_dir: str, log_dir: str) -> bool:
     """Whether trainforge wrote the file at ``relative`` (a path inside the run folder)."""
     parts = relative.parts
@@ -37,7 +42,7 @@ def is_own(relative: PurePosixPath, checkpoint_dir: str, log_dir: str) -> bool:
     if len(parts) == 1:
         return name in TOP_FILES
     if parent == PurePosixPath(checkpoint_dir):
-        return _CHECKPOINT.fullmatch(name) is not None
+        return is_checkpoint_name(name)
     logs = PurePosixPath(log_dir)
     if parent == logs:
         return name in LOG_FILES
