@@ -103,6 +103,11 @@ def test_bad_checkpoints_are_one_line(genuine: Path, tmp_path: Path, case: str) 
 CONFIG_CASES = {
     "negative-seed": (None, ["--set", "reproducibility.seed=-1"], ["reproducibility.seed"]),
     "epochs-true": (None, ["--set", "training.epochs=true"], ["training.epochs", "not true/false"]),
+    "channels-true": (
+        None,
+        ["--set", "model.channels=[true, 64]"],
+        ["model.channels", "not true/false"],
+    ),
     "duplicate-keys": (
         "model:\n  architecture: mlp\ntraining:\n  epochs: 3\n  learning_rate: 0.1\n  epochs: 5\n",
         [],

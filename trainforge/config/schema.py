@@ -29,7 +29,10 @@ class Section(BaseModel):
     @classmethod
     def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         # pydantic reads true as 1 for an int field; "epochs: true" is a mistake, not 1 epoch.
-        if isinstance(value, bool) and info.field_name is not None:
+        if info.field_name is None:
+            return value
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(item, bool) for item in items):
             annotation = cls.model_fields[info.field_name].annotation
             if not _accepts_bool(annotation):
                 raise ValueError("expected a number, not true/false")
