@@ -30,6 +30,7 @@ from typing import Any
 from trainforge.cli.common import fail
 from trainforge.cli.main import main
 from trainforge.errors import UsageError
+from trainforge.train.result import EXIT_PEER_LOST
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 # Flags that only the launcher reads (both spellings); workers get the rest of the line.
@@ -168,8 +169,9 @@ def _supervise(processes: list[Any]) -> int:
                     terminate_at = time.monotonic() + FAIL_GRACE_S
             now = time.monotonic()
             if now >= terminate_at:
-                # the rest may be blocked in a collective with the failed rank: stop them
-                _signal_alive(processes, signal.SIGTERM)
+                # the rest may be blocked in a collective with the failed rank: stop them (a
+                # stopped process would hold a SIGTERM until continued: it is killed)
+                _signal_alive(processes, signal.SIGTERM, stopped=signal.SIGKILL)
                 terminate_at, kill_at = float("inf"), now + KILL_GRACE_S
             if now >= kill_at:
                 _signal_alive(processes, signal.SIGKILL)
@@ -177,14 +179,28 @@ def _supervise(processes: list[Any]) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    # A rank that saw a peer vanish says so with its own code (resume with --resume auto):
+    # more useful to a job script than the vanished rank's own death by a signal.
+    if any(p.exitcode == EXIT_PEER_LOST for p in processes):
+        return EXIT_PEER_LOST
     return first_failure or 0
 
 
-def _signal_alive(processes: list[Any], signum: int) -> None:
+def _signal_alive(processes: list[Any], signum: int, stopped: int | None = None) -> None:
     for p in processes:
         if p.exitcode is None and p.pid is not None:
+            sig = stopped if stopped is not None and _is_stopped(p.pid) else signum
             with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
-                os.kill(p.pid, signum)
+                os.kill(p.pid, sig)
+
+
+def _is_stopped(pid: int) -> bool:
+    """A process in the stopped state (SIGSTOP, a debugger): Linux's /proc says so."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
 
 
 def _exit_code(exitcode: int) -> int:
