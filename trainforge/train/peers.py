@@ -54,13 +54,20 @@ def beat_interval(timeout_s: float) -> float:
 
 @dataclass
 class StepMark:
-    """The run's state at the start of an optimizer step, less what is still unchanged there
-    (weights, optimizer, trackers): the loop position and every RNG state."""
+    """The run's state between two optimizer steps, less what stays unchanged until the next
+    step's gradients are all-reduced (weights, optimizer, trackers): the loop position and every
+    RNG state. ``key`` tells whether the run is still at that point (see :func:`run_key`)."""
 
-    epoch: int
-    global_step: int
+    key: tuple[int, int, int]
     position: dict[str, Any]
     rng: dict[str, Any]
+
+
+def run_key(trainer: Trainer) -> tuple[int, int, int]:
+    """Epoch, optimizer step and the step of the last validation: while all three stay, the
+    weights, optimizer and trackers are those of the mark (a validation changes the trackers
+    without a step)."""
+    return (trainer.pos.epoch, trainer.pos.global_step, trainer._validated_at)
 
 
 @dataclass
@@ -165,13 +172,12 @@ class PeerWatch:
             _bounded(lambda: self._store.add(self._key("beat", self.rank), DONE), 2.0)
 
     # ------------------------------------------------------------------------ the training side
-    def mark_step(self, position: Any) -> None:
-        """Remember the start of an optimizer step (called before its first batch)."""
+    def mark_step(self, trainer: Trainer) -> None:
+        """Remember a point between optimizer steps (before a step's first batch, and at once
+        after a step)."""
         from trainforge.train.seeding import capture_rng_state
 
-        self.mark = StepMark(
-            position.epoch, position.global_step, position.state_dict(), capture_rng_state()
-        )
+        self.mark = StepMark(run_key(trainer), trainer.pos.state_dict(), capture_rng_state())
 
     def hold(self, exc: BaseException) -> None:
         """Called by the training thread with the error that ended its loop: when that is a
@@ -322,24 +328,25 @@ def start_watch(rank: int, world_size: int, timeout_s: float | None) -> PeerWatc
 
 
 def save_from_mark(trainer: Trainer, folder: RunFolderLike, mark: StepMark | None, why: str) -> str:
-    """Rank 0, on a vanished peer: ``last.pth`` at the marked start of the current step, when
-    the run is still there (same epoch and step: no weights or trackers moved since), and the
-    run folder's metadata says how the run ended. Returns what was saved, for the one line."""
+    """Rank 0, on a vanished peer: ``last.pth`` at the marked point between steps, when the run
+    is still there (see :func:`run_key`), and the run folder's metadata says how the run ended.
+    Returns what was saved, for the one line."""
     pos = trainer.pos
-    here = (pos.epoch, pos.global_step)
-    if mark is None or here != (mark.epoch, mark.global_step):
+    here = run_key(trainer)
+    if mark is None or here != mark.key or not trainer.cfg.checkpointing.save_last:
         kept = f"; the newest checkpoint is {trainer.last_saved}" if trainer.last_saved else ""
         _record_end(folder, why, pos.epoch, pos.global_step)
-        return f"rank 0 was between steps, so nothing new was saved{kept}"
-    trainer.log.log({"type": "event", "event": "peer_lost", "step": mark.global_step, "error": why})
+        return f"rank 0 was validating or saving, so nothing new was saved{kept}"
+    step = int(mark.position["global_step"])
+    trainer.log.log({"type": "event", "event": "peer_lost", "step": step, "error": why})
     state = trainer.state_dict()
-    if (pos.epoch, pos.global_step) != here:  # the step went on after all (a slow peer)
+    if run_key(trainer) != here:  # the step went on after all (a slow peer, not a lost one)
         return "rank 0 saved nothing (the step completed meanwhile)"
     state["trainer"], state["rng"] = mark.position, mark.rng
     path = write_checkpoint(state, trainer.checkpoint_dir / "last.pth")
-    _record_end(folder, why, mark.epoch, mark.global_step)
+    _record_end(folder, why, pos.epoch, step)
     folder.release()
-    return f"rank 0 saved {path} (step {mark.global_step})"
+    return f"rank 0 saved {path} (step {step})"
 
 
 def _record_end(folder: RunFolderLike, why: str, epoch: int, step: int) -> None:
