@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -67,19 +66,13 @@ def worker_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def free_port() -> int:
-    """A port free on 127.0.0.1 now (another process could take it before rank 0 binds it;
-    the window is milliseconds and the error says which port)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def launch(args: argparse.Namespace, argv: list[str]) -> int:
     """Run ``argv`` (the full ``train ...`` command line) in ``--n_gpus`` workers; returns the
     exit code for the whole run."""
     import torch
     import torch.multiprocessing as mp
+
+    from trainforge.train.distributed import free_port
 
     nproc, nnodes, node_rank = _check_topology(args)
     device = (args.device or "auto").lower()

@@ -124,6 +124,16 @@ def from_env() -> DistContext:
     )
 
 
+def free_port() -> int:
+    """A port free on 127.0.0.1 now, for a rendezvous on this machine (another process could
+    take it before rank 0 binds it; the window is milliseconds and the error says which port)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 # MASTER_PORT under SLURM when the job script sets none: one per job, the same on every task.
 SLURM_PORT_BASE, SLURM_PORT_SPAN = 20000, 20000
 

@@ -54,6 +54,7 @@ class TrialRunner:
     worker: int = 0
     env: dict[str, str] = field(default_factory=dict)
     threads: int | None = None
+    processes: int = 1  # > 1: each trial is a data-parallel run (see ddp_trial)
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = space.suggest(trial, self.tuning)
@@ -129,6 +130,7 @@ class TrialRunner:
             "worker": self.worker,
             "env": self.env,
             "threads": self.threads,
+            "processes": self.processes,
             "cwd": os.getcwd(),
             "argv": ["trainforge", "tune", label],
         }
