@@ -14,8 +14,9 @@ Why from the watching thread: gloo cannot abort a collective in flight (``abort(
 the wait goes on), so the training thread may never come back. The state rank 0 saves is the one
 marked between optimizer steps (right after a step, and before the next one's first batch): the
 weights, the optimizer and every tracker change only after the next step's gradient all-reduce,
-which a vanished peer never joins, so they still hold that state; the loop position and torch's
-RNG states are the marked ones.
+which a vanished peer never joins, so they still hold that state; the loop position, torch's
+RNG states and the model's buffers (BatchNorm statistics move in the forward) are the marked
+ones.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class StepMark:
     key: tuple[int, int, int]
     position: dict[str, Any]
     rng: dict[str, Any]
+    buffers: dict[str, Any]  # BatchNorm statistics move in the forward, before the all-reduce
 
 
 def torch_rng_state() -> dict[str, Any]:
@@ -190,7 +192,10 @@ class PeerWatch:
     def mark_step(self, trainer: Trainer) -> None:
         """Remember a point between optimizer steps (before a step's first batch, and at once
         after a step): a few microseconds (see :func:`torch_rng_state`)."""
-        self.mark = StepMark(run_key(trainer), trainer.pos.state_dict(), torch_rng_state())
+        from trainforge.train.distributed import unwrap
+
+        buffers = {name: b.detach().clone() for name, b in unwrap(trainer.model).named_buffers()}
+        self.mark = StepMark(run_key(trainer), trainer.pos.state_dict(), torch_rng_state(), buffers)
 
     def hold(self, exc: BaseException) -> None:
         """Called by the training thread with the error that ended its loop: when that is a
@@ -356,6 +361,8 @@ def save_from_mark(trainer: Trainer, folder: RunFolderLike, mark: StepMark | Non
     if run_key(trainer) != here:  # the step went on after all (a slow peer, not a lost one)
         return "rank 0 saved nothing (the step completed meanwhile)"
     state["trainer"], state["rng"] = mark.position, {**state["rng"], **mark.rng}
+    model = state["model"]
+    model.update({k: v.to(model[k].device) for k, v in mark.buffers.items() if k in model})
     path = write_checkpoint(state, trainer.checkpoint_dir / "last.pth")
     _record_end(folder, why, pos.epoch, step)
     folder.release()
