@@ -22,6 +22,36 @@ HEARTBEAT = """\
 """
 
 
+# A model with BatchNorm (its statistics move in the forward, before the gradient all-reduce)
+# whose rank STOP_RANK stops itself in the forward of training step STOP_AT when the variables
+# are set: a peer that hangs mid-step, at a known point, rather than wherever a signal lands.
+MODEL = """
+import os
+import signal
+
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes: int, in_channels: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Flatten(), nn.Linear(64 * in_channels, 32), nn.BatchNorm1d(32), nn.ReLU(),
+            nn.Linear(32, num_classes),
+        )
+        self.calls = 0
+
+    def forward(self, x):
+        if self.training:
+            self.calls += 1
+            if os.environ.get("RANK") == os.environ.get("STOP_RANK") and str(self.calls) == (
+                os.environ.get("STOP_AT")
+            ):
+                os.kill(os.getpid(), signal.SIGSTOP)
+        return self.body(x)
+"""
+
+
 def _config(folder: Path, epochs: int) -> None:
     write_config(folder, epochs=epochs, batch_size=16)
     text = (folder / "c.yaml").read_text()
@@ -42,16 +72,24 @@ def _left_behind(processes: list[psutil.Process], timeout: float) -> list[psutil
     return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
-def _vanish(tmp_path: Path, victim: int, how: signal.Signals) -> tuple[str, float]:
-    """Start a 2-rank run, make rank ``victim`` vanish after a few steps; returns the
-    launcher's output and how long it took to end after the signal."""
-    launcher = start(tmp_path, "--distributed", "--n_gpus", "2", "--output", "run")
+def _vanish(
+    tmp_path: Path, victim: int, how: signal.Signals | None, env: dict[str, str] | None = None
+) -> tuple[str, float]:
+    """Start a 2-rank run, make rank ``victim`` vanish after a few steps (``how``; None: it
+    stops itself, see MODEL); returns the launcher's one error line and how long it took to
+    end after the rank vanished."""
+    launcher = start(tmp_path, "--distributed", "--n_gpus", "2", "--output", "run", extra_env=env)
     try:
         wait_for_step(tmp_path / "run", [launcher], step=3)
         everything = [psutil.Process(launcher.pid), *psutil.Process(launcher.pid).children()]
         workers = _workers(launcher)
+        if how is None:
+            while workers[victim].status() != psutil.STATUS_STOPPED:
+                assert launcher.poll() is None
+                time.sleep(0.05)
         started = time.monotonic()
-        workers[victim].send_signal(how)
+        if how is not None:
+            workers[victim].send_signal(how)
         code = launcher.wait(120)
         took = time.monotonic() - started
         left = _left_behind(everything, timeout=30)
@@ -79,11 +117,16 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.slow
-def test_a_stopped_rank_is_noticed_by_heartbeat_and_the_run_resumes_exactly(
+def test_a_rank_hung_mid_step_is_noticed_by_heartbeat_and_the_run_resumes_exactly(
     tmp_path: Path,
 ) -> None:
+    (tmp_path / "vanish_model.py").write_text(MODEL)
     _config(tmp_path, epochs=2)
-    line, took = _vanish(tmp_path, victim=1, how=signal.SIGSTOP)
+    text = (tmp_path / "c.yaml").read_text().replace("simple_cnn", '"vanish_model:Net"')
+    (tmp_path / "c.yaml").write_text(text.replace("  channels: [8, 16]\n", ""))
+    # rank 1 hangs in the forward of step 7: rank 0 has done its forward (BatchNorm moved) and
+    # waits in the gradient all-reduce; it must save the state from before that forward
+    line, took = _vanish(tmp_path, 1, None, {"STOP_RANK": "1", "STOP_AT": "7"})
     # the heartbeat (4 s), not the collective timeout (300 s); + the launcher's 5 s grace
     assert took < 60, took
     assert "stopped responding" in line and "heartbeat_timeout_s" in line, line
@@ -92,7 +135,7 @@ def test_a_stopped_rank_is_noticed_by_heartbeat_and_the_run_resumes_exactly(
     assert meta["status"] == "failed" and meta["stop_reason"] == "peer_lost", meta
     assert meta["exit_code"] == 5
     saved = torch.load(tmp_path / "run" / "checkpoints" / "last.pth", weights_only=True)
-    assert saved["trainer"]["global_step"] >= 3
+    assert saved["trainer"]["global_step"] == 6 and "(step 6)" in line, line
     assert any(r.get("event") == "peer_lost" for r in records(tmp_path / "run"))
 
     resumed = run(tmp_path, "--distributed", "--n_gpus", "2", "--output", "run", "--resume", "auto")
@@ -122,3 +165,12 @@ def test_a_killed_rank_0_stops_the_others_with_its_name(tmp_path: Path) -> None:
     line, took = _vanish(tmp_path, victim=0, how=signal.SIGKILL)
     assert took < 40, took
     assert "rank 0" in line and "saved" not in line, line
+
+
+@pytest.mark.slow
+def test_a_stopped_rank_is_noticed_by_heartbeat(tmp_path: Path) -> None:
+    _config(tmp_path, epochs=50)
+    line, took = _vanish(tmp_path, victim=1, how=signal.SIGSTOP)
+    assert took < 60, took
+    assert "stopped responding" in line, line
+    assert (tmp_path / "run" / "checkpoints" / "last.pth").exists()
