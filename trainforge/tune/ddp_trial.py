@@ -20,8 +20,6 @@ import os
 import signal
 from typing import Any
 
-from trainforge.train.distributed import free_port
-
 # After rank 0 is done, the other ranks get this long to finish (they leave through the same
 # barrier); after a failure of rank 0, this long before they are stopped.
 FINISH_S = 60.0
@@ -45,6 +43,8 @@ def trial_processes_note(processes: int, gpus: bool) -> str | None:
 
 def start_ranks(spec: dict[str, Any], processes: int, threads: int | None) -> list[Any]:
     """Set rank 0's rendezvous variables here and fork ranks 1..processes-1."""
+    from trainforge.train.distributed import free_port  # torch: only in a trial's process
+
     os.environ.update(
         {
             "MASTER_ADDR": "127.0.0.1",
