@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import optuna
 import yaml
@@ -49,6 +50,26 @@ if __name__ == "__main__":
 """
 
 
+def _search_leaving_nothing(
+    folder: Path, cfg: dict[str, Any], base: dict[str, Any]
+) -> optuna.Study:
+    """Run the search in a process that adopts orphans; fail if any process is left."""
+    (folder / "tuning.yaml").write_text(yaml.safe_dump(cfg))
+    (folder / "base.yaml").write_text(yaml.safe_dump(base))
+    (folder / "driver.py").write_text(DRIVER)
+    done = subprocess.run(
+        [sys.executable, str(folder / "driver.py"), str(folder)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env(),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"left": []}, done.stdout
+    return optuna.load_study(study_name="ddp", storage=f"sqlite:///{folder}/studies.db")
+
+
 def _validations(run_dir: Path) -> list[dict[str, float]]:
     lines = (run_dir / "logs" / "metrics.json").read_text().splitlines()
     records = [json.loads(line) for line in lines if line.strip()]
@@ -71,20 +92,7 @@ def test_each_trial_runs_as_two_gloo_processes_and_pruning_stops_them_all(
     )
     cfg["pruning"]["intermediate_metric"] = "val_loss"
     base = {**BASE, "training": {"epochs": 3, "learning_rate": 0.01, "heartbeat_timeout_s": 20}}
-    (tmp_path / "tuning.yaml").write_text(yaml.safe_dump(cfg))
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
-    (tmp_path / "driver.py").write_text(DRIVER)
-    done = subprocess.run(
-        [sys.executable, str(tmp_path / "driver.py"), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env(),
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.splitlines()[-1]) == {"left": []}, done.stdout
-
-    study = optuna.load_study(study_name="ddp", storage=f"sqlite:///{tmp_path}/studies.db")
+    study = _search_leaving_nothing(tmp_path, cfg, base)
     trials = study.trials
     assert len(trials) == 4
     assert {t.state for t in trials} == {TrialState.COMPLETE, TrialState.PRUNED}, [
@@ -120,3 +128,50 @@ def test_how_many_processes_a_trial_gets() -> None:
     assert trial_processes_note(1, False) is None
     note = trial_processes_note(2, False)
     assert note is not None and "2 processes" in note and "gloo" in note
+
+
+# A user model whose rank 1 dies (SIGKILL, as with its machine) in its third training step
+# when the trial's parameter says so.
+DYING_MODEL = """
+import os
+import signal
+
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes: int, in_channels: int = 1, mode: str = "ok"):
+        super().__init__()
+        self.mode = mode
+        self.fc = nn.Linear(64 * in_channels, num_classes)
+        self.calls = 0
+
+    def forward(self, x):
+        if self.training and self.mode == "die" and os.environ.get("RANK") == "1":
+            self.calls += 1
+            if self.calls == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.fc(x.flatten(1))
+"""
+
+
+def test_a_trial_whose_rank_dies_fails_with_the_reason_and_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "dying_model.py").write_text(DYING_MODEL)
+    space = {"model.kwargs.mode": {"type": "categorical", "choices": ["ok", "die"]}}
+    cfg = tuning(space, n_trials=2, method="grid", parallel={"processes_per_trial": 2})
+    base = {
+        **BASE,
+        "model": {"architecture": "dying_model:Net"},
+        "training": {"epochs": 2, "learning_rate": 0.01, "heartbeat_timeout_s": 20},
+    }
+    trials = {
+        t.params["model.kwargs.mode"]: t
+        for t in _search_leaving_nothing(tmp_path, cfg, base).trials
+    }
+    assert trials["ok"].state == TrialState.COMPLETE
+    died = trials["die"]
+    assert died.state == TrialState.FAIL
+    assert "vanished" in died.user_attrs["reason"], died.user_attrs
+    meta = json.loads((Path(died.user_attrs["run_dir"]) / "metadata.json").read_text())
+    assert meta["stop_reason"] == "peer_lost" and meta["global_step"] == 2, meta
+    assert (Path(died.user_attrs["run_dir"]) / "checkpoints" / "last.pth").exists()
