@@ -75,9 +75,42 @@ def torch_rng_state() -> dict[str, Any]:
     import torch
 
     state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch.cuda.is_initialized():  # (is_available() alone costs more than the copy)
         state["cuda"] = list(torch.cuda.get_rng_state_all())
     return state
+
+
+def saved_buffers(model: Any) -> dict[str, Any]:
+    """The buffers a checkpoint holds, by state-dict key (BatchNorm statistics and the like;
+    not the non-persistent ones, such as attention masks, which the forward never changes)."""
+    out: dict[str, Any] = {}
+    for prefix, module in model.named_modules():
+        skip = module._non_persistent_buffers_set
+        for name, buf in module._buffers.items():
+            if buf is not None and name not in skip:
+                out[f"{prefix}.{name}" if prefix else name] = buf
+    return out
+
+
+class BufferCopies:
+    """Copies of a model's saved buffers, refreshed in one fused copy per mark (the model's
+    buffers are looked up again only when the model object changes)."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._sources: list[Any] = []
+        self.copies: dict[str, Any] = {}
+
+    def refresh(self, model: Any) -> dict[str, Any]:
+        import torch
+
+        if model is not self._model:
+            found = saved_buffers(model)
+            self._model, self._sources = model, list(found.values())
+            self.copies = {k: v.detach().clone() for k, v in found.items()}
+        elif self._sources:
+            torch._foreach_copy_(list(self.copies.values()), self._sources)
+        return self.copies
 
 
 def run_key(trainer: Trainer) -> tuple[int, int, int]:
@@ -141,6 +174,7 @@ class PeerWatch:
         self.host = socket.gethostname()
         self.rescue: Callable[[str], str] | None = None  # rank 0: save, and say what was saved
         self.mark: StepMark | None = None
+        self._buffers = BufferCopies()
         self.verdict = threading.Event()
         self._peers = [r for r in range(world_size) if r != rank]
         self._lock = threading.Lock()
@@ -194,7 +228,7 @@ class PeerWatch:
         after a step): a few microseconds (see :func:`torch_rng_state`)."""
         from trainforge.train.distributed import unwrap
 
-        buffers = {name: b.detach().clone() for name, b in unwrap(trainer.model).named_buffers()}
+        buffers = self._buffers.refresh(unwrap(trainer.model))
         self.mark = StepMark(run_key(trainer), trainer.pos.state_dict(), torch_rng_state(), buffers)
 
     def hold(self, exc: BaseException) -> None:
@@ -300,6 +334,10 @@ class PeerWatch:
         if self.rank == reporter(self.world_size, verdict.lost):
             parts = [verdict.message, saved, FIX]
             print(f"trainforge: error: {'; '.join(p for p in parts if p)}", file=sys.stderr)
+        elif not verdict.announced:
+            # the reporting rank reads this verdict before our exit closes our connections
+            # (which it would take for one more vanished peer)
+            time.sleep(2 * self.interval + 0.5)
         sys.stderr.flush()
         sys.stdout.flush()
         os._exit(EXIT_PEER_LOST)
