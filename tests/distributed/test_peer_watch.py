@@ -106,3 +106,17 @@ def test_an_announced_verdict_is_taken_as_is() -> None:
     verdict = watch.decide(time.monotonic())
     assert verdict is not None and verdict.announced
     assert verdict.lost == [2] and peers.reporter(3, verdict.lost) == 0
+
+
+def test_the_step_mark_copies_the_saved_buffers_only() -> None:
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+    model.register_buffer("mask", torch.ones(3, 3), persistent=False)
+    copies = peers.BufferCopies()
+    saved = copies.refresh(model)
+    assert sorted(saved) == sorted(k for k in model.state_dict() if "running" in k or "num_" in k)
+    model[1].running_mean.fill_(3.0)
+    assert not torch.equal(saved["1.running_mean"], model[1].running_mean)  # a copy
+    copies.refresh(model)
+    assert torch.equal(saved["1.running_mean"], model[1].running_mean)
