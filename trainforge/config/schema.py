@@ -223,8 +223,9 @@ class TrainingConfig(Section):
     distributed_timeout_s: float = Field(
         300.0,
         ge=1.0,
-        description="--distributed: seconds a rank waits in one collective (gradient all-reduce, "
-        "barrier) for its peers before the run fails (torch's own default is 30 min).",
+        description="--distributed: seconds a rank waits for its peers in one collective "
+        "(gradient all-reduce, barrier), and at the start for every rank to join, before the run "
+        "fails (torch's own default is 30 min).",
     )
     heartbeat_timeout_s: float | None = Field(
         30.0,
