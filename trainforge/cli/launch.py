@@ -159,7 +159,9 @@ def _supervise(processes: list[Any]) -> int:
             for p in processes:
                 if p.exitcode not in (None, 0) and first_failure is None:
                     first_failure = _exit_code(p.exitcode)
-                    terminate_at = time.monotonic() + FAIL_GRACE_S
+                    # a rank that saw a peer vanish has already had the others stop: no grace
+                    grace = 0.0 if p.exitcode == EXIT_PEER_LOST else FAIL_GRACE_S
+                    terminate_at = time.monotonic() + grace
             now = time.monotonic()
             if now >= terminate_at:
                 # the rest may be blocked in a collective with the failed rank: stop them (a
