@@ -74,7 +74,7 @@ def test_a_peer_that_stops_beating_is_declared_vanished_one_that_leaves_is_not()
 
     port = free_port()
     server = TCPStore("127.0.0.1", port, is_master=True, timeout=timedelta(seconds=10))
-    watches = [peers.PeerWatch(r, 3, "127.0.0.1", port, timeout_s=2.0) for r in range(3)]
+    watches = [peers.PeerWatch(r, 3, "127.0.0.1", port, timeout_s=5.0) for r in range(3)]
     for w in watches:
         w._judge = lambda: None  # type: ignore[method-assign]  # decide by hand, never exit
         w.start()
