@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from typing import Any
 from trainforge.cli.common import fail
 from trainforge.cli.main import main
 from trainforge.errors import UsageError
+from trainforge.train.result import EXIT_PEER_LOST
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 # Flags that only the launcher reads (both spellings); workers get the rest of the line.
@@ -66,19 +66,13 @@ def worker_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def free_port() -> int:
-    """A port free on 127.0.0.1 now (another process could take it before rank 0 binds it;
-    the window is milliseconds and the error says which port)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def launch(args: argparse.Namespace, argv: list[str]) -> int:
     """Run ``argv`` (the full ``train ...`` command line) in ``--n_gpus`` workers; returns the
     exit code for the whole run."""
     import torch
     import torch.multiprocessing as mp
+
+    from trainforge.train.distributed import free_port
 
     nproc, nnodes, node_rank = _check_topology(args)
     device = (args.device or "auto").lower()
@@ -165,11 +159,14 @@ def _supervise(processes: list[Any]) -> int:
             for p in processes:
                 if p.exitcode not in (None, 0) and first_failure is None:
                     first_failure = _exit_code(p.exitcode)
-                    terminate_at = time.monotonic() + FAIL_GRACE_S
+                    # a rank that saw a peer vanish has already had the others stop: no grace
+                    grace = 0.0 if p.exitcode == EXIT_PEER_LOST else FAIL_GRACE_S
+                    terminate_at = time.monotonic() + grace
             now = time.monotonic()
             if now >= terminate_at:
-                # the rest may be blocked in a collective with the failed rank: stop them
-                _signal_alive(processes, signal.SIGTERM)
+                # the rest may be blocked in a collective with the failed rank: stop them (a
+                # stopped process would hold a SIGTERM until continued: it is killed)
+                _signal_alive(processes, signal.SIGTERM, stopped=signal.SIGKILL)
                 terminate_at, kill_at = float("inf"), now + KILL_GRACE_S
             if now >= kill_at:
                 _signal_alive(processes, signal.SIGKILL)
@@ -177,14 +174,28 @@ def _supervise(processes: list[Any]) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    # A rank that saw a peer vanish says so with its own code (resume with --resume auto):
+    # more useful to a job script than the vanished rank's own death by a signal.
+    if any(p.exitcode == EXIT_PEER_LOST for p in processes):
+        return EXIT_PEER_LOST
     return first_failure or 0
 
 
-def _signal_alive(processes: list[Any], signum: int) -> None:
+def _signal_alive(processes: list[Any], signum: int, stopped: int | None = None) -> None:
     for p in processes:
         if p.exitcode is None and p.pid is not None:
+            sig = stopped if stopped is not None and _is_stopped(p.pid) else signum
             with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
-                os.kill(p.pid, signum)
+                os.kill(p.pid, sig)
+
+
+def _is_stopped(pid: int) -> bool:
+    """A process in the stopped state (SIGSTOP, a debugger): Linux's /proc says so."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
 
 
 def _exit_code(exitcode: int) -> int:

@@ -187,7 +187,12 @@ def _search(plan: Any) -> int:
     n_jobs, _, _, notes = study.plan_workers(
         plan.n_jobs, plan.tuning.parallel.gpu_per_trial, plan.gpus, _cores()
     )
-    for note in notes:
+    from trainforge.tune.ddp_trial import trial_processes, trial_processes_note
+
+    par = plan.tuning.parallel
+    processes = trial_processes(par.processes_per_trial, par.gpu_per_trial, plan.gpus)
+    ddp_note = trial_processes_note(processes, bool(plan.gpus))
+    for note in [*notes, *([ddp_note] if ddp_note else [])]:
         print(note)
     print(
         f"study {plan.study_name} in {plan.storage}: {plan.tuning.optimization.method} search, "

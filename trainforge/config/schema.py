@@ -223,6 +223,20 @@ class TrainingConfig(Section):
         description="--distributed on GPUs: BatchNorm layers use statistics over every rank's "
         "batch (SyncBatchNorm) instead of their own; no effect in one process.",
     )
+    distributed_timeout_s: float = Field(
+        300.0,
+        ge=1.0,
+        description="--distributed: seconds a rank waits for its peers in one collective "
+        "(gradient all-reduce, barrier), and at the start for every rank to join, before the run "
+        "fails (torch's own default is 30 min).",
+    )
+    heartbeat_timeout_s: float | None = Field(
+        30.0,
+        gt=0.0,
+        description="--distributed: a rank whose heartbeat (sent about every second through the "
+        "rendezvous store) stops this long is declared vanished; the run stops, rank 0 saves "
+        "last.pth when it can, exit code 5. null turns the heartbeat off.",
+    )
     profile: bool = Field(
         False,
         description=(

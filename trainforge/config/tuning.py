@@ -136,6 +136,13 @@ class ParallelConfig(_Section):
     gpu_per_trial: int = Field(
         1, ge=0, description="GPUs given to each trial (CUDA_VISIBLE_DEVICES); unused on CPU."
     )
+    processes_per_trial: int | None = Field(
+        None,
+        ge=1,
+        description="Training processes per trial: each trial is a data-parallel (DDP) run over "
+        "them, like trainforge train --distributed (gloo on CPU). Default: gpu_per_trial on a "
+        "machine with GPUs (one process per GPU), 1 without.",
+    )
     heartbeat_interval: int = Field(
         10, ge=1, description="Seconds between a running trial's heartbeats in the storage."
     )

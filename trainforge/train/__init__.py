@@ -23,6 +23,7 @@ _EXPORTS = {
     "EXIT_USAGE": "trainforge.train.result",
     "EXIT_DIVERGED": "trainforge.train.result",
     "EXIT_STOPPED_BY_HOOK": "trainforge.train.result",
+    "EXIT_PEER_LOST": "trainforge.train.result",
     "EXIT_SIGNAL_BASE": "trainforge.train.result",
 }
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         EXIT_DIVERGED,
         EXIT_FAILED,
         EXIT_OK,
+        EXIT_PEER_LOST,
         EXIT_SIGNAL_BASE,
         EXIT_STOPPED_BY_HOOK,
         EXIT_USAGE,
@@ -52,6 +54,7 @@ __all__ = [
     "EXIT_DIVERGED",
     "EXIT_FAILED",
     "EXIT_OK",
+    "EXIT_PEER_LOST",
     "EXIT_SIGNAL_BASE",
     "EXIT_STOPPED_BY_HOOK",
     "EXIT_USAGE",

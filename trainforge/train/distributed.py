@@ -41,6 +41,8 @@ class DistContext:
     world_size: int = 1
     backend: str | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    # The heartbeat that notices a vanished peer (``trainforge.train.peers.PeerWatch``)
+    watch: Any = None
 
     @property
     def enabled(self) -> bool:
@@ -49,6 +51,18 @@ class DistContext:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    def mark_step(self, trainer: Any) -> None:
+        """A consistent point of the run (between optimizer steps): what rank 0 saves if a
+        peer vanishes before the next one."""
+        if self.watch is not None:
+            self.watch.mark_step(trainer)
+
+    def hold_if_peer_lost(self, exc: BaseException) -> None:
+        """The training loop ended with ``exc``: if a peer vanished, the heartbeat's thread
+        saves, reports and ends this process, and this call does not return."""
+        if self.watch is not None:
+            self.watch.hold(exc)
 
     # ----------------------------------------------------------------------------- collectives
     def sum_floats(self, values: list[float]) -> list[float]:
@@ -110,6 +124,16 @@ def from_env() -> DistContext:
     )
 
 
+def free_port() -> int:
+    """A port free on 127.0.0.1 now, for a rendezvous on this machine (another process could
+    take it before rank 0 binds it; the window is milliseconds and the error says which port)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 # MASTER_PORT under SLURM when the job script sets none: one per job, the same on every task.
 SLURM_PORT_BASE, SLURM_PORT_SPAN = 20000, 20000
 
@@ -141,12 +165,22 @@ def slurm_env(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def init(ctx: DistContext, device: torch.device) -> torch.device:
+def init(
+    ctx: DistContext,
+    device: torch.device,
+    timeout_s: float | None = None,
+    heartbeat_s: float | None = None,
+) -> torch.device:
     """Join the process group: nccl and ``cuda:LOCAL_RANK`` on GPUs, gloo on CPU.
 
     Returns this rank's device. Joining is itself a rendezvous: no rank goes on until all have
     arrived, so whatever a rank did before (reading a checkpoint) is done everywhere.
+    ``timeout_s`` bounds every collective (``training.distributed_timeout_s``); ``heartbeat_s``
+    starts the heartbeat that notices a vanished peer (``training.heartbeat_timeout_s``).
     """
+    from datetime import timedelta
+
+    timeout = timedelta(seconds=timeout_s) if timeout_s is not None else None
     if device.type == "cuda":
         # SLURM may show each task only its own GPU(s) (--gpus-per-task): count from those
         device = torch.device("cuda", ctx.local_rank % max(1, torch.cuda.device_count()))
@@ -154,13 +188,18 @@ def init(ctx: DistContext, device: torch.device) -> torch.device:
         torch.cuda.set_device(device)
         ctx.backend = "nccl"
         torch.distributed.init_process_group(
-            "nccl", rank=ctx.rank, world_size=ctx.world_size, device_id=device
+            "nccl", rank=ctx.rank, world_size=ctx.world_size, device_id=device, timeout=timeout
         )
     else:
         device = torch.device("cpu")
         ctx.backend = "gloo"
-        torch.distributed.init_process_group("gloo", rank=ctx.rank, world_size=ctx.world_size)
+        torch.distributed.init_process_group(
+            "gloo", rank=ctx.rank, world_size=ctx.world_size, timeout=timeout
+        )
     ctx.device = device
+    from trainforge.train.peers import start_watch
+
+    ctx.watch = start_watch(ctx.rank, ctx.world_size, heartbeat_s)
     return device
 
 
@@ -176,6 +215,8 @@ def check_sync_batchnorm(ctx: DistContext, wanted: bool) -> None:
 
 def teardown(ctx: DistContext) -> None:
     """Leave the process group (also after an error, so the rendezvous port is released)."""
+    if ctx.watch is not None:  # before the barrier: a peer leaving first is not vanishing
+        ctx.watch.stop()
     if ctx.enabled and torch.distributed.is_initialized():
         # Leave together: a rank that tears gloo down while a peer is still finishing (rank 0
         # writes the last files) can abort that peer ("terminate called ..."). A dead peer

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 from trainforge.checkpoint.format import load_checkpoint
 from trainforge.config import TrainConfig, load_config, validate
 from trainforge.config.trust import require_trust
-from trainforge.train import distributed
+from trainforge.train import distributed, peers
 from trainforge.train import resume as resuming
 from trainforge.train.device import resolve_device
 from trainforge.train.hooks import Hook
@@ -89,6 +89,11 @@ def fit(
         setup = RunSession(cfg, out_dir, ckpt, ckpt_path, overwrite=overwrite, argv=argv, dist=dist)
         try:
             trainer = setup.build(model, train_data, val_data, hooks, device, fast_dev_run)
+            if dist.watch is not None and dist.is_main:
+                watch = dist.watch
+                watch.rescue = lambda why: peers.save_from_mark(
+                    trainer, setup.folder, watch.mark, why
+                )
             for path, reason in skipped:
                 trainer.log.text.warning(resuming.skipped_warning(path, reason))
             for key, (old, new) in changes.items():
@@ -103,7 +108,13 @@ def fit(
 def _join_process_group(
     dist: distributed.DistContext, cfg: TrainConfig, device_flag: str | None
 ) -> torch.device:
-    device = distributed.init(dist, resolve_device(device_flag or cfg.training.device))
+    t = cfg.training
+    device = distributed.init(
+        dist,
+        resolve_device(device_flag or t.device),
+        timeout_s=t.distributed_timeout_s,
+        heartbeat_s=t.heartbeat_timeout_s,
+    )
     distributed.check_sync_batchnorm(dist, cfg.training.sync_batchnorm)
     return device
 

@@ -14,6 +14,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_STOPPED_BY_HOOK = 4
+EXIT_PEER_LOST = 5  # a distributed peer vanished; last.pth saved when it could be
 EXIT_SIGNAL_BASE = 128  # + signal number: 130 SIGINT, 143 SIGTERM, 138 SIGUSR1
 
 

@@ -18,6 +18,8 @@ SAFE_PREFIXES = (
     "training.device",
     "training.channels_last",  # a memory layout: the same computation
     "training.oom_policy",  # the micro-batch a shrink chose is in the checkpoint
+    "training.distributed_timeout_s",  # how long to wait for a peer, not what is computed
+    "training.heartbeat_timeout_s",
     "logging.",
     "early_stopping.patience",
     "early_stopping.enabled",

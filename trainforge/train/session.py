@@ -265,6 +265,7 @@ class RunSession:
             self._finish(trainer, status, reason, exit_code, "aborted by a second SIGINT")
             raise
         except BaseException as exc:
+            self.dist.hold_if_peer_lost(exc)  # a vanished peer: its watch saves and exits
             self._finish(trainer, "failed", "error", EXIT_FAILED, f"{type(exc).__name__}: {exc}")
             raise
         else:

@@ -185,6 +185,7 @@ class Trainer:
         held: list[tuple[torch.Tensor, torch.Tensor]] = []  # the window's batches so far
         for x, y in self._batches(window):
             if micro == 0:
+                self.dist.mark_step(self)  # what rank 0 saves if a peer vanishes in this step
                 self.optimizer.zero_grad(set_to_none=True)
                 window_n = self._window_samples()
                 held.clear()
@@ -370,6 +371,7 @@ class Trainer:
         return loss_value
 
     def after_step(self, window: Window) -> None:
+        self.dist.mark_step(self)  # a step just completed: rank 0 can save it if a peer vanishes
         pos, last = self.pos, self._last_step
         if last is not None and pos.global_step % self.cfg.logging.log_every_n_steps == 0:
             elapsed = max(1e-9, time.perf_counter() - window.start)

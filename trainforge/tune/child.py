@@ -26,6 +26,7 @@ import torch._inductor  # noqa: F401
 import trainforge.data  # noqa: F401
 from trainforge.train.fit import fit
 from trainforge.train.hooks import Hook, RunState
+from trainforge.tune import ddp_trial
 
 
 class _Reporter(Hook):
@@ -59,13 +60,18 @@ def run_trial(spec: dict[str, Any], conn: Connection) -> None:
     _detach()
     for key, value in spec.get("env", {}).items():
         os.environ[key] = value
-    if spec.get("threads"):
+    processes = int(spec.get("processes") or 1)
+    # the trial's share of the cores, split between its ranks
+    threads = max(1, int(spec["threads"]) // processes) if spec.get("threads") else None
+    if threads:
         import torch
 
-        torch.set_num_threads(int(spec["threads"]))
+        torch.set_num_threads(threads)
     cwd = spec.get("cwd")
     if cwd and cwd not in sys.path:
         sys.path.insert(0, cwd)  # configs may name the user's own modules, as in the CLI
+    # a data-parallel trial: this process is rank 0, the others are forked now (ddp_trial)
+    ranks = ddp_trial.start_ranks(spec, processes, threads) if processes > 1 else []
     reporter = _Reporter(conn, spec["intermediate_metric"], spec["report"])
     run_dir = Path(spec["run_dir"])
     started = time.time()
@@ -81,6 +87,9 @@ def run_trial(spec: dict[str, Any], conn: Connection) -> None:
         status = "diverged" if isinstance(exc, TrainingDiverged) else "failed"
         reason = str(exc) if isinstance(exc, TrainforgeError) else f"{type(exc).__name__}: {exc}"
         outcome.update(status=status, reason=reason)
+    if ranks:
+        codes = ddp_trial.finish_ranks(ranks, failed=outcome.get("status") == "failed")
+        outcome["rank_exit_codes"] = [0, *codes]
     outcome.update(history=reporter.history, duration_s=time.time() - started)
     _mark_run_folder(run_dir, spec, outcome)
     with contextlib.suppress(OSError, EOFError):

@@ -19,6 +19,7 @@ from trainforge.config import TrainConfig
 from trainforge.config.tuning import TuneConfig
 from trainforge.errors import TrainforgeError, UsageError
 from trainforge.tune import engine, space
+from trainforge.tune.ddp_trial import trial_processes
 from trainforge.tune.worker import WorkerSpec, run_worker
 
 
@@ -113,6 +114,8 @@ def run_search(plan: Plan) -> optuna.Study:
     n_jobs, gpu_split, threads, _ = plan_workers(
         plan.n_jobs, plan.tuning.parallel.gpu_per_trial, plan.gpus, os.cpu_count() or 1
     )
+    par = plan.tuning.parallel
+    processes = trial_processes(par.processes_per_trial, par.gpu_per_trial, plan.gpus)
     specs = [
         WorkerSpec(
             tuning=plan.tuning.model_dump(mode="json"),
@@ -125,6 +128,7 @@ def run_search(plan: Plan) -> optuna.Study:
             n_workers=n_jobs,
             env={"CUDA_VISIBLE_DEVICES": ",".join(gpu_split[i])} if gpu_split[i] else {},
             threads=threads,
+            processes=processes,
         )
         for i in range(n_jobs)
     ]

@@ -19,6 +19,7 @@ import optuna
 from trainforge.config import TrainConfig
 from trainforge.config.tuning import TuneConfig
 from trainforge.errors import ConfigError
+from trainforge.train.result import EXIT_PEER_LOST
 from trainforge.tune import space
 from trainforge.tune.objective import Diverged, may_prune, objective_value, pruner_value
 
@@ -54,6 +55,7 @@ class TrialRunner:
     worker: int = 0
     env: dict[str, str] = field(default_factory=dict)
     threads: int | None = None
+    processes: int = 1  # > 1: each trial is a data-parallel run (see ddp_trial)
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = space.suggest(trial, self.tuning)
@@ -129,6 +131,7 @@ class TrialRunner:
             "worker": self.worker,
             "env": self.env,
             "threads": self.threads,
+            "processes": self.processes,
             "cwd": os.getcwd(),
             "argv": ["trainforge", "tune", label],
         }
@@ -168,10 +171,7 @@ class TrialRunner:
                         return dict(msg[1])
                 if not proc.is_alive() or (parent in ready):
                     proc.join(5)
-                    return {
-                        "status": "crashed",
-                        "reason": f"the trial's process died (exit code {proc.exitcode})",
-                    }
+                    return {"status": "crashed", "reason": _died(proc.exitcode)}
         except BaseException:
             _stop(proc, hard=False)
             raise
@@ -185,6 +185,15 @@ class TrialRunner:
             pruner_value(value, prune.intermediate_mode, self.tuning.optimization.maximize), epoch
         )
         return may_prune(epoch, prune.min_epochs, final) and trial.should_prune()
+
+
+def _died(exitcode: int | None) -> str:
+    if exitcode == EXIT_PEER_LOST:
+        return (
+            "a rank of this data-parallel trial vanished (exit code 5; its process was killed "
+            "or hung past training.heartbeat_timeout_s)"
+        )
+    return f"the trial's process died (exit code {exitcode})"
 
 
 def _entry(spec: dict[str, Any], conn: Any) -> None:

@@ -37,6 +37,7 @@ class WorkerSpec:
     n_workers: int = 1
     env: dict[str, str] = field(default_factory=dict)
     threads: int | None = None
+    processes: int = 1
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=1), encoding="utf-8")
@@ -69,6 +70,7 @@ def run_worker(spec: WorkerSpec) -> None:
         worker=spec.worker,
         env=spec.env,
         threads=spec.threads,
+        processes=spec.processes,
     )
     progress = _Progress(spec.n_trials, spec.n_workers, tuning.optimization.maximize)
     while True:
