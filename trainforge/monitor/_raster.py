@@ -67,7 +67,7 @@ def linear_ticks(low: float, high: float, target: int = 6) -> tuple[np.ndarray, 
         if span / step <= target:
             break
     first = math.ceil(low / step - 1e-9)
-    ticks = (first + np.arange(int(math.floor(high / step + 1e-9)) - first + 1)) * step
+    ticks = (first + np.arange(math.floor(high / step + 1e-9) - first + 1)) * step
     return ticks, [_label(float(v), step, multiple) for v in ticks]
 
 
@@ -113,10 +113,14 @@ class Axes:
         return self.left + (values - low) / (high - low) * (self.right - self.left)
 
     def y(self, values: np.ndarray) -> np.ndarray:
-        low, high = self.y_limits
         if self.log_y:
             with np.errstate(divide="ignore", invalid="ignore"):
                 values = np.log10(values)
+        return self.y_units(values)
+
+    def y_units(self, values: np.ndarray) -> np.ndarray:
+        """Pixels of values already in the axis' units (log10 on a log axis)."""
+        low, high = self.y_limits
         return self.bottom - (values - low) / (high - low) * (self.bottom - self.top)
 
 
@@ -134,7 +138,7 @@ def render(panels: Sequence[Panel], *, title: str = "", columns: int = 2) -> Ima
         draw.text((width * SCALE / 2, 8 * SCALE), title, fill=INK, font=font(14), anchor="mt")
     for index, panel in enumerate(panels):
         row, col = divmod(index, columns)
-        _panel(draw, panel, col * CELL_WIDTH, top + row * CELL_HEIGHT)
+        _panel(image, draw, panel, col * CELL_WIDTH, top + row * CELL_HEIGHT)
     if not panels:
         centre = (width * SCALE / 2, height * SCALE / 2)
         draw.text(centre, "nothing to plot yet", fill=INK, font=font(12), anchor="mm")
@@ -163,7 +167,7 @@ def _limits(values: list[np.ndarray], log: bool) -> tuple[float, float]:
     return low - margin, high + margin
 
 
-def _panel(draw: ImageDraw.ImageDraw, panel: Panel, x0: int, y0: int) -> None:
+def _panel(image: Image.Image, draw: ImageDraw.ImageDraw, panel: Panel, x0: int, y0: int) -> None:
     s = SCALE
     xs = [line.x for line in panel.lines]
     ys = [v for line in panel.lines for v in (line.y, line.low, line.high) if v is not None]
@@ -179,21 +183,18 @@ def _panel(draw: ImageDraw.ImageDraw, panel: Panel, x0: int, y0: int) -> None:
     x_ticks, x_labels = linear_ticks(*axes.x_limits)
     y_ticks, y_labels = (log_ticks if panel.log_y else linear_ticks)(*axes.y_limits)
     small = font(10)
-    for value, label in zip(x_ticks, x_labels, strict=True):
-        at = float(axes.x(np.float64(value)))
+    for at, label in zip(axes.x(x_ticks).tolist(), x_labels, strict=True):
         draw.line([(at, axes.top), (at, axes.bottom)], fill=GRID, width=s)
         draw.line([(at, axes.bottom), (at, axes.bottom + 4 * s)], fill=FRAME, width=s)
         draw.text((at, axes.bottom + 6 * s), label, fill=INK, font=small, anchor="mt")
-    y_place = Axes(**{**axes.__dict__, "log_y": False})  # ticks are already in axis units
-    for value, label in zip(y_ticks, y_labels, strict=True):
-        at = float(y_place.y(np.float64(value)))
+    for at, label in zip(axes.y_units(y_ticks).tolist(), y_labels, strict=True):
         draw.line([(axes.left, at), (axes.right, at)], fill=GRID, width=s)
         draw.line([(axes.left - 4 * s, at), (axes.left, at)], fill=FRAME, width=s)
         draw.text((axes.left - 6 * s, at), label, fill=INK, font=small, anchor="rm")
     placed = []
     for index, line in enumerate(panel.lines):
         colour = COLOURS[index % len(COLOURS)]
-        placed.append(_line(draw, axes, line, colour))
+        placed.append(_line(image, draw, axes, line, colour))
     draw.rectangle([axes.left, axes.top, axes.right, axes.bottom], outline=FRAME, width=s)
     middle = (axes.left + axes.right) / 2
     draw.text((middle, axes.top - 7 * s), panel.title, fill=INK, font=font(12), anchor="ms")
@@ -203,26 +204,22 @@ def _panel(draw: ImageDraw.ImageDraw, panel: Panel, x0: int, y0: int) -> None:
 
 
 def _line(
-    draw: ImageDraw.ImageDraw, axes: Axes, line: Line, colour: tuple[int, int, int]
+    image: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    axes: Axes,
+    line: Line,
+    colour: tuple[int, int, int],
 ) -> np.ndarray:
     """Draws one line (its band and markers too); returns its points in pixels."""
     s = SCALE
     px, py = axes.x(line.x), axes.y(line.y)
     if line.low is not None and line.high is not None:
-        low, high = axes.y(line.low), axes.y(line.high)
-        keep = np.isfinite(px) & np.isfinite(low) & np.isfinite(high)
-        if keep.sum() >= 2:
-            outline = np.concatenate(
-                (np.column_stack((px[keep], high[keep])), np.column_stack((px, low))[keep][::-1])
-            )
-            draw.polygon(outline.ravel().tolist(), fill=(*colour, 51))
+        _band(image, px, axes.y(line.low), axes.y(line.high), colour)
     points = np.column_stack((px, py))
     finite = np.isfinite(px) & np.isfinite(py)
     # A gap (NaN) breaks the line, as in matplotlib.
     breaks = np.flatnonzero(np.diff(finite.astype(np.int8)) != 0) + 1
-    for segment, ok in zip(
-        np.split(points, breaks), np.split(finite, breaks), strict=True
-    ):
+    for segment, ok in zip(np.split(points, breaks), np.split(finite, breaks), strict=True):
         if ok[0] and len(segment) >= 2:
             draw.line(segment.ravel().tolist(), fill=colour, width=2 * s, joint="curve")
     if line.marker:
@@ -230,6 +227,30 @@ def _line(
         for x, y in points[finite].tolist():
             draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
     return points[finite]
+
+
+def _band(
+    image: Image.Image,
+    px: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    colour: tuple[int, int, int],
+) -> None:
+    """Each bucket's min-max range as a vertical stroke, tinted: a one-step spike stays a
+    visible mark however many records share its bucket."""
+    from PIL import Image, ImageDraw
+
+    keep = np.isfinite(px) & np.isfinite(low) & np.isfinite(high)
+    px, low, high = px[keep], low[keep], high[keep]
+    if px.size == 0:
+        return
+    # Strokes on a mask, then one blend: overlapping strokes do not darken each other.
+    mask = Image.new("L", image.size, 0)
+    strokes = ImageDraw.Draw(mask)
+    width = math.ceil(float(np.median(np.diff(px))) if px.size > 1 else 1.0) + 1
+    for x, bottom, top in np.column_stack((px, low, high)).tolist():
+        strokes.line([(x, top), (x, bottom)], fill=64, width=width)
+    image.paste(colour, mask=mask)
 
 
 def _legend(
@@ -263,4 +284,3 @@ def _legend(
         colour = COLOURS[index % len(COLOURS)]
         draw.line([(x + 6 * s, middle), (x + 26 * s, middle)], fill=colour, width=2 * s)
         draw.text((x + 31 * s, middle), line.label, fill=INK, font=small, anchor="lm")
-
