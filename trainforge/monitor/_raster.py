@@ -214,14 +214,14 @@ def _line(
     s = SCALE
     px, py = axes.x(line.x), axes.y(line.y)
     if line.low is not None and line.high is not None:
-        _band(image, px, axes.y(line.low), axes.y(line.high), colour)
+        _band(image, axes, px, axes.y(line.low), axes.y(line.high), colour)
     points = np.column_stack((px, py))
     finite = np.isfinite(px) & np.isfinite(py)
     # A gap (NaN) breaks the line, as in matplotlib.
     breaks = np.flatnonzero(np.diff(finite.astype(np.int8)) != 0) + 1
     for segment, ok in zip(np.split(points, breaks), np.split(finite, breaks), strict=True):
         if ok[0] and len(segment) >= 2:
-            draw.line(segment.ravel().tolist(), fill=colour, width=2 * s, joint="curve")
+            draw.line(segment.ravel().tolist(), fill=colour, width=2 * s)
     if line.marker:
         r = 2.2 * s
         for x, y in points[finite].tolist():
@@ -231,26 +231,38 @@ def _line(
 
 def _band(
     image: Image.Image,
+    axes: Axes,
     px: np.ndarray,
     low: np.ndarray,
     high: np.ndarray,
     colour: tuple[int, int, int],
 ) -> None:
-    """Each bucket's min-max range as a vertical stroke, tinted: a one-step spike stays a
-    visible mark however many records share its bucket."""
-    from PIL import Image, ImageDraw
+    """Each bucket's min-max range, tinted, pixel column by pixel column: a one-step spike
+    stays a visible mark however many records share its bucket."""
+    from PIL import Image
 
     keep = np.isfinite(px) & np.isfinite(low) & np.isfinite(high)
     px, low, high = px[keep], low[keep], high[keep]
     if px.size == 0:
         return
-    # Strokes on a mask, then one blend: overlapping strokes do not darken each other.
-    mask = Image.new("L", image.size, 0)
-    strokes = ImageDraw.Draw(mask)
-    width = math.ceil(float(np.median(np.diff(px))) if px.size > 1 else 1.0) + 1
-    for x, bottom, top in np.column_stack((px, low, high)).tolist():
-        strokes.line([(x, top), (x, bottom)], fill=64, width=width)
-    image.paste(colour, mask=mask)
+    left, top = math.floor(axes.left), math.floor(axes.top)
+    width, height = math.ceil(axes.right) - left + 1, math.ceil(axes.bottom) - top + 1
+    columns = np.clip(np.rint(px - left).astype(np.int64), 0, width - 1)
+    upper = np.full(width, np.inf)
+    lower = np.full(width, -np.inf)
+    np.minimum.at(upper, columns, high - top)  # pixel rows grow downwards
+    np.maximum.at(lower, columns, low - top)
+    # Columns between buckets (a sparse stretch) take their neighbours' range.
+    hit = np.flatnonzero(np.isfinite(upper))
+    span = np.arange(hit[0], hit[-1] + 1)
+    upper_span = np.interp(span, hit, upper[hit])
+    lower_span = np.interp(span, hit, lower[hit])
+    rows = np.arange(height)[:, None]
+    inside = (rows >= np.floor(upper_span)) & (rows <= np.ceil(lower_span))
+    inside[:, 1:] |= inside[:, :-1].copy()  # two pixels wide at least (one when halved)
+    mask = np.zeros((height, width), dtype=np.uint8)
+    mask[:, span] = inside * np.uint8(72)
+    image.paste(colour, (left, top, left + width, top + height), Image.fromarray(mask))
 
 
 def _legend(
