@@ -9,7 +9,7 @@ from trainforge.errors import UsageError
 from trainforge.monitor import _plots
 from trainforge.monitor._compare import compare as _compare
 from trainforge.monitor._compare import compare_html, differences_text
-from trainforge.monitor._logfile import USED_STEP_FIELDS, RunLog, read_log
+from trainforge.monitor._logfile import USED_STEP_FIELDS, Prefetch, RunLog, read_log
 from trainforge.monitor._report import analyze as _analyze
 from trainforge.monitor._verdicts import Verdict
 
@@ -17,8 +17,9 @@ from trainforge.monitor._verdicts import Verdict
 def plot_curves(log_file: str | Path, output: str | Path) -> RunLog:
     """Learning curves of ``log_file`` (a metrics.json) as a PNG at ``output``."""
     output = _output(output, (".png",), "--plot_curves")
+    reading = Prefetch(log_file)
     _plots.import_in_background()
-    log = read_log(log_file, USED_STEP_FIELDS)
+    log = read_log(log_file, USED_STEP_FIELDS, reading)
     figure = _plots.draw(
         _plots.curve_panels(log.series), title=str(Path(log_file).parent.parent.name)
     )
@@ -29,7 +30,6 @@ def plot_curves(log_file: str | Path, output: str | Path) -> RunLog:
 def analyze(run_dir: str | Path, output: str | Path) -> list[Verdict]:
     """The HTML diagnostics report of ``run_dir`` at ``output``; returns its verdicts."""
     output = _output(output, (".html", ".htm"), "--analyze")
-    _plots.import_in_background("trainforge.health.checks")  # the rules' config schema
     page, judged = _analyze(run_dir)
     atomic_write_text(output, page)
     return judged

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +41,40 @@ class RunLog:
     torn: bool = False  # the last line is incomplete
 
 
-def read_log(path: str | Path, fields: Sequence[str] = schema.STEP_FIELDS) -> RunLog:
+class Prefetch:
+    """A whole log read on a side thread: reading does not hold the GIL, so the imports the
+    command needs next go on meanwhile. :meth:`result` returns the bytes or raises what
+    reading raised (a one-line LogError)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._data = b""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, name="monitor-read", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            self._data = _read_bytes(self.path)
+        except BaseException as exc:  # handed to the reader's thread by result()
+            self._error = exc
+
+    def result(self) -> bytes:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._data
+
+
+def read_log(
+    path: str | Path,
+    fields: Sequence[str] = schema.STEP_FIELDS,
+    prefetched: Prefetch | None = None,
+) -> RunLog:
     """Read a whole metrics.json (of step records, only ``fields``); a missing or empty file
-    is a one-line LogError."""
+    is a one-line LogError. ``prefetched`` is the same file already being read."""
     path = Path(path)
-    data = _read_bytes(path)
+    data = prefetched.result() if prefetched is not None else _read_bytes(path)
     end = data.rfind(b"\n") + 1
     torn = bool(data[end:].strip())
     data = data[:end]

@@ -17,6 +17,7 @@ from typing import Any
 from trainforge.health.rules import Finding
 from trainforge.logging import format_number
 from trainforge.monitor import _plots
+from trainforge.monitor._logfile import Prefetch
 from trainforge.monitor._run import (
     RunFolder,
     checkpoints,
@@ -42,7 +43,9 @@ padding:.6em;overflow:auto;font-size:13px} .muted{color:#777}
 def analyze(run_dir: str | Path) -> tuple[str, list[Verdict]]:
     """The report of ``run_dir`` as HTML text, and its verdicts."""
     run = open_run(run_dir)
-    log = load_run_log(run)
+    reading = Prefetch(run.metrics_path)
+    _plots.import_in_background("trainforge.health.checks")  # the rules' config schema
+    log = load_run_log(run, reading)
     findings = findings_for(log, run.config)
     alerts = read_alerts(run.log_dir)
     judged = verdicts(log.series, findings, log.events, alerts)

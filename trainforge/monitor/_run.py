@@ -16,7 +16,7 @@ import yaml
 from trainforge.errors import LogError
 from trainforge.health.rules import Finding
 from trainforge.logging import read_jsonl
-from trainforge.monitor._logfile import USED_STEP_FIELDS, RunLog, read_log
+from trainforge.monitor._logfile import USED_STEP_FIELDS, Prefetch, RunLog, read_log
 
 if TYPE_CHECKING:
     from trainforge.health import RunFacts
@@ -140,5 +140,5 @@ def checkpoints(run: RunFolder, log: RunLog) -> list[dict[str, Any]]:
     return rows
 
 
-def load_run_log(run: RunFolder) -> RunLog:
-    return read_log(run.metrics_path, USED_STEP_FIELDS)
+def load_run_log(run: RunFolder, prefetched: Prefetch | None = None) -> RunLog:
+    return read_log(run.metrics_path, USED_STEP_FIELDS, prefetched)
