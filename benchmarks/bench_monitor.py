@@ -11,7 +11,10 @@ is shared, and CPU seconds are what contention disturbs least. Target: <= 2 s wa
 
     .venv/bin/python benchmarks/bench_monitor.py [--lines 1000000] [--rounds 3] [--keep DIR]
 
-With ``--keep DIR`` the run is written there once and reused by later calls.
+With ``--keep DIR`` the run is written there once and reused by later calls. With
+``--baseline SRC`` (another source tree of trainforge, e.g. ``git worktree add /tmp/base
+main`` or a ``git archive`` of it) the same two commands of that tree run in the same rounds,
+so that a busy machine's noise hits both alike and their ratio means something.
 """
 
 from __future__ import annotations
@@ -119,10 +122,10 @@ def write_run(run: Path, lines: int) -> int:
     return path.stat().st_size
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall-clock and CPU (user + system) seconds of a child process."""
+def timed(command: list[str], cwd: Path = ROOT) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system) seconds of a child process run in ``cwd``."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     if status != 0:
@@ -150,6 +153,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="write the run here and keep it")
+    parser.add_argument(
+        "--baseline", type=Path, help="another trainforge source tree to time alongside"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         base = args.keep or Path(scratch)
@@ -180,6 +186,18 @@ def main() -> None:
             ],
             "python start-up only": [sys.executable, "-c", "import trainforge.cli.main"],
         }
+        folders = dict.fromkeys(commands, ROOT)
+        if args.baseline:
+            base_script = str(args.baseline.resolve() / "training_monitor.py")
+            for name in ("--analyze", "--plot_curves"):
+                # Run from the tree itself: its trainforge comes first on sys.path.
+                commands[f"baseline {name}"] = [
+                    sys.executable,
+                    base_script,
+                    *commands[name][2:-1],
+                    str(base / f"baseline{Path(commands[name][-1]).suffix}"),
+                ]
+                folders[f"baseline {name}"] = args.baseline.resolve()
         print(f"before: {load()}")
         names = list(commands)
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
@@ -189,7 +207,7 @@ def main() -> None:
         for r in range(args.rounds):
             shift = r % len(names)
             for name in names[shift:] + names[:shift]:
-                times[name].append(timed(commands[name]))
+                times[name].append(timed(commands[name], folders[name]))
             started = time.perf_counter()
             read_log(log)
             reader.append(time.perf_counter() - started)
@@ -204,6 +222,18 @@ def main() -> None:
                 f"{name:<22} median {wall:.2f} s wall, {cpu:.2f} s CPU"
                 f"  (rounds wall/CPU: {rounds}){verdict}"
             )
+        if args.baseline:
+            for name in ("--analyze", "--plot_curves"):
+                ratio = [
+                    a[0] / b[0] for a, b in zip(times[name], times[f"baseline {name}"], strict=True)
+                ]
+                cpu = [
+                    a[1] / b[1] for a, b in zip(times[name], times[f"baseline {name}"], strict=True)
+                ]
+                print(
+                    f"{name} / baseline: wall x{statistics.median(ratio):.2f}, "
+                    f"CPU x{statistics.median(cpu):.2f} (medians of per-round ratios)"
+                )
         print(f"{'read_log in-process':<22} median {statistics.median(reader):.2f} s")
         live_check_cost()
         print(f"after: {load()}")
