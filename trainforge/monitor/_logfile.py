@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 from trainforge.errors import LogError
 from trainforge.health.series import Series, SeriesBuilder
 from trainforge.logging import decode_line, schema
+from trainforge.monitor._background import Background
 from trainforge.monitor._steps import read_steps
 
 # The step numbers the plots and the health rules read (not time or samples_per_sec).
@@ -41,29 +41,14 @@ class RunLog:
     torn: bool = False  # the last line is incomplete
 
 
-class Prefetch:
+class Prefetch(Background[bytes]):
     """A whole log read on a side thread: reading does not hold the GIL, so the imports the
     command needs next go on meanwhile. :meth:`result` returns the bytes or raises what
     reading raised (a one-line LogError)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._data = b""
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._read, name="monitor-read", daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            self._data = _read_bytes(self.path)
-        except BaseException as exc:  # handed to the reader's thread by result()
-            self._error = exc
-
-    def result(self) -> bytes:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._data
+        super().__init__(_read_bytes, self.path, name="monitor-read")
 
 
 def read_log(

@@ -17,6 +17,7 @@ from typing import Any
 from trainforge.health.rules import Finding
 from trainforge.logging import format_number
 from trainforge.monitor import _plots
+from trainforge.monitor._background import Background
 from trainforge.monitor._logfile import Prefetch
 from trainforge.monitor._run import (
     RunFolder,
@@ -46,21 +47,24 @@ def analyze(run_dir: str | Path) -> tuple[str, list[Verdict]]:
     reading = Prefetch(run.metrics_path)
     _plots.import_in_background("trainforge.health.checks")  # the rules' config schema
     log = load_run_log(run, reading)
-    findings = findings_for(log, run.config)
+    # The rules (numpy's loops, which release the GIL) run while the figures are drawn.
+    finding = Background(findings_for, log, run.config, name="monitor-rules")
+    curves = _img(_plots.png_bytes(_plots.draw(_plots.curve_panels(log.series))), "learning curves")
+    resources = _plots.resource_panels(log.series)
+    resources_img = _img(_plots.png_bytes(_plots.draw(resources)), "resources") if resources else ""
+    findings = finding.result()
     alerts = read_alerts(run.log_dir)
     judged = verdicts(log.series, findings, log.events, alerts)
-    curves = _plots.draw(_plots.curve_panels(log.series))
-    resources = _plots.resource_panels(log.series)
     parts = [
         f"<h1>Diagnostics: {escape(run.path.name)}</h1>",
         _status_line(run, log.records, log.torn),
         "<h2>Verdicts</h2>",
         *(_verdict_html(v) for v in judged),
         "<h2>Learning curves</h2>",
-        _img(_plots.png_bytes(curves), "learning curves"),
+        curves,
     ]
     if resources:
-        parts += ["<h2>Resources</h2>", _img(_plots.png_bytes(_plots.draw(resources)), "resources")]
+        parts += ["<h2>Resources</h2>", resources_img]
     parts += [
         "<h2>Alert timeline</h2>",
         _alert_table(alerts, findings),
