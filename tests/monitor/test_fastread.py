@@ -4,10 +4,13 @@ its length was found (from its fields, measured on its own, or by a newline scan
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from trainforge.errors import LogError
+from trainforge.monitor._logfile import Prefetch
 from trainforge.monitor._steps import read_steps
 
 
@@ -78,3 +81,13 @@ def test_lengths_that_do_not_add_up_fall_back_to_a_newline_scan() -> None:
     steps, others = read
     assert others == [*expected, b"not json, at all,,"]
     assert len(steps["step"]) == 30
+
+
+def test_a_log_read_on_a_side_thread_hands_back_its_bytes_or_its_error(tmp_path: Path) -> None:
+    data, _ = build([0])
+    (tmp_path / "metrics.json").write_bytes(data)
+    assert Prefetch(tmp_path / "metrics.json").result() == data
+    with pytest.raises(LogError, match="no metrics log at"):
+        Prefetch(tmp_path / "missing.json").result()
+    with pytest.raises(LogError, match="is a folder"):
+        Prefetch(tmp_path).result()
