@@ -22,7 +22,7 @@ import numpy as np
 from trainforge.errors import LogError
 from trainforge.health.series import Series, SeriesBuilder
 from trainforge.logging import decode_line, schema
-from trainforge.monitor._background import Background
+from trainforge.monitor._background import Prefetch, read_bytes
 from trainforge.monitor._steps import read_steps
 
 # The step numbers the plots and the health rules read (not time or samples_per_sec).
@@ -41,16 +41,6 @@ class RunLog:
     torn: bool = False  # the last line is incomplete
 
 
-class Prefetch(Background[bytes]):
-    """A whole log read on a side thread: reading does not hold the GIL, so the imports the
-    command needs next go on meanwhile. :meth:`result` returns the bytes or raises what
-    reading raised (a one-line LogError)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        super().__init__(_read_bytes, self.path, name="monitor-read")
-
-
 def read_log(
     path: str | Path,
     fields: Sequence[str] = schema.STEP_FIELDS,
@@ -59,7 +49,7 @@ def read_log(
     """Read a whole metrics.json (of step records, only ``fields``); a missing or empty file
     is a one-line LogError. ``prefetched`` is the same file already being read."""
     path = Path(path)
-    data = prefetched.result() if prefetched is not None else _read_bytes(path)
+    data = prefetched.result() if prefetched is not None else read_bytes(path)
     end = data.rfind(b"\n") + 1
     torn = bool(data[end:].strip())
     data = data[:end]
@@ -75,19 +65,6 @@ def read_log(
     if not log.records:
         raise LogError(f"{path} holds no complete records yet; wait for the run to log")
     return log
-
-
-def _read_bytes(path: Path) -> bytes:
-    if path.is_dir():
-        raise LogError(f"{path} is a folder; pass the metrics log file (logs/metrics.json)")
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise LogError(
-            f"no metrics log at {path}; pass a run's logs/metrics.json (has the run started?)"
-        ) from None
-    except OSError as exc:
-        raise LogError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 _OTHER_TYPES = (schema.VALIDATION, schema.EPOCH, schema.EVENT, schema.RESOURCES, schema.ALERT)

@@ -11,20 +11,17 @@ import base64
 import datetime as _dt
 import json
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from trainforge.health.rules import Finding
 from trainforge.logging import format_number
 from trainforge.monitor import _plots
-from trainforge.monitor._background import Background
-from trainforge.monitor._logfile import Prefetch
+from trainforge.monitor._background import Background, Prefetch
 from trainforge.monitor._run import (
     RunFolder,
     checkpoints,
     findings_for,
     load_run_log,
-    open_run,
     read_alerts,
 )
 from trainforge.monitor._verdicts import Verdict, verdicts
@@ -41,10 +38,9 @@ padding:.6em;overflow:auto;font-size:13px} .muted{color:#777}
 """
 
 
-def analyze(run_dir: str | Path) -> tuple[str, list[Verdict]]:
-    """The report of ``run_dir`` as HTML text, and its verdicts."""
-    run = open_run(run_dir)
-    reading = Prefetch(run.metrics_path)
+def analyze(run: RunFolder, reading: Prefetch) -> tuple[str, list[Verdict]]:
+    """The report of ``run`` (whose log ``reading`` is reading) as HTML text, and its
+    verdicts."""
     _plots.import_in_background("trainforge.health.checks")  # the rules' config schema
     log = load_run_log(run, reading)
     # The rules (numpy's loops, which release the GIL) run while the figures are drawn.
