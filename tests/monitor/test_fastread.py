@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from trainforge.errors import LogError
-from trainforge.monitor._logfile import Prefetch
+from trainforge.monitor._background import Prefetch
 from trainforge.monitor._steps import read_steps
 
 
