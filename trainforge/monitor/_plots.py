@@ -1,4 +1,4 @@
-"""Learning-curve figures (headless, drawn by :mod:`trainforge.monitor._raster`): one panel per kind of series the log holds.
+"""Learning-curve figures (headless, drawn with Pillow): one panel per kind of series in a log.
 
 The x axis is epochs for every panel: step records are placed by the epoch records' global
 steps, so a resumed run (whose steps continue) draws one continuous line. Long series are
