@@ -22,6 +22,7 @@ import numpy as np
 from trainforge.errors import LogError
 from trainforge.health.series import Series, SeriesBuilder
 from trainforge.logging import decode_line, schema
+from trainforge.monitor._background import Prefetch, read_bytes
 from trainforge.monitor._steps import read_steps
 
 # The step numbers the plots and the health rules read (not time or samples_per_sec).
@@ -40,11 +41,15 @@ class RunLog:
     torn: bool = False  # the last line is incomplete
 
 
-def read_log(path: str | Path, fields: Sequence[str] = schema.STEP_FIELDS) -> RunLog:
+def read_log(
+    path: str | Path,
+    fields: Sequence[str] = schema.STEP_FIELDS,
+    prefetched: Prefetch | None = None,
+) -> RunLog:
     """Read a whole metrics.json (of step records, only ``fields``); a missing or empty file
-    is a one-line LogError."""
+    is a one-line LogError. ``prefetched`` is the same file already being read."""
     path = Path(path)
-    data = _read_bytes(path)
+    data = prefetched.result() if prefetched is not None else read_bytes(path)
     end = data.rfind(b"\n") + 1
     torn = bool(data[end:].strip())
     data = data[:end]
@@ -60,19 +65,6 @@ def read_log(path: str | Path, fields: Sequence[str] = schema.STEP_FIELDS) -> Ru
     if not log.records:
         raise LogError(f"{path} holds no complete records yet; wait for the run to log")
     return log
-
-
-def _read_bytes(path: Path) -> bytes:
-    if path.is_dir():
-        raise LogError(f"{path} is a folder; pass the metrics log file (logs/metrics.json)")
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise LogError(
-            f"no metrics log at {path}; pass a run's logs/metrics.json (has the run started?)"
-        ) from None
-    except OSError as exc:
-        raise LogError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 _OTHER_TYPES = (schema.VALIDATION, schema.EPOCH, schema.EVENT, schema.RESOURCES, schema.ALERT)

@@ -1,4 +1,4 @@
-"""Learning-curve figures (matplotlib, headless): one panel per kind of series the log holds.
+"""Learning-curve figures (headless, drawn with Pillow): one panel per kind of series in a log.
 
 The x axis is epochs for every panel: step records are placed by the epoch records' global
 steps, so a resumed run (whose steps continue) draws one continuous line. Long series are
@@ -9,7 +9,6 @@ so a million-record log plots in a fraction of a second.
 from __future__ import annotations
 
 import importlib
-import io
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -148,12 +147,18 @@ def _spread(lines: Sequence[Line]) -> float:
     return float(values.max() / values.min())
 
 
-def import_in_background(*modules: str) -> None:
-    """Import matplotlib (and ``modules``) on a side thread. That is ~0.4 s of Python, which
-    then runs while the main thread reads the log (file reads and polars' parser do not hold
-    the GIL); ``draw`` waits for it through the import lock."""
-    names = ("matplotlib.figure", "matplotlib.backends.backend_agg", *modules)
-    threading.Thread(target=_import, args=(names,), name="monitor-imports").start()
+def import_in_background(*modules: str) -> threading.Thread:
+    """Import ``modules`` and Pillow on a side thread, after polars on this one.
+
+    That Python then runs while this thread reads and parses the log (file reads and polars'
+    parser do not hold the GIL); whoever imports one of them later waits for the side thread
+    through the import lock. polars comes first, alone: the parse cannot start without it."""
+    import polars  # noqa: F401
+
+    names = (*modules, "PIL.Image", "PIL.ImageDraw", "PIL.ImageFont")
+    thread = threading.Thread(target=_import, args=(names,), name="monitor-imports")
+    thread.start()
+    return thread
 
 
 def _import(names: Sequence[str]) -> None:
@@ -162,45 +167,16 @@ def _import(names: Sequence[str]) -> None:
 
 
 def draw(panels: list[Panel], *, title: str = "", columns: int = 2) -> Any:
-    """A matplotlib Figure with one axes per panel (Agg backend: no display needed)."""
-    from matplotlib.figure import Figure
+    """The figure (a Pillow image): one axes per panel, ``columns`` to a row."""
+    from trainforge.monitor._raster import render
 
-    columns = max(1, min(columns, len(panels)))
-    rows = max(1, -(-len(panels) // columns))
-    # Fixed margins: a layout engine (constrained, tight) doubles the cost of a large figure.
-    fig = Figure(figsize=(6.0 * columns, 3.6 * rows))
-    fig.subplots_adjust(
-        left=0.07 / columns + 0.02,
-        right=0.98,
-        bottom=0.1 / rows + 0.02,
-        top=1 - 0.1 / rows,
-        hspace=0.45,
-        wspace=0.2,
-    )
-    if title:
-        fig.suptitle(title)
-    for index, panel in enumerate(panels):
-        ax = fig.add_subplot(rows, columns, index + 1)
-        for line in panel.lines:
-            drawn = ax.plot(line.x, line.y, label=line.label, marker=line.marker, markersize=3)
-            if line.low is not None and line.high is not None:
-                ax.fill_between(line.x, line.low, line.high, alpha=0.2, color=drawn[0].get_color())
-        if panel.log_y:
-            ax.set_yscale("log")
-        ax.set_title(panel.title)
-        ax.set_xlabel(panel.xlabel)
-        ax.grid(alpha=0.3)
-        if len(panel.lines) > 1 or panel.lines[0].label not in (panel.title, "lr"):
-            ax.legend(fontsize=8)
-    if not panels:
-        fig.text(0.5, 0.5, "nothing to plot yet", ha="center")
-    return fig
+    return render(panels, title=title, columns=columns)
 
 
-def png_bytes(fig: Any, dpi: int = 100) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
+def png_bytes(fig: Any) -> bytes:
+    from trainforge.monitor._raster import png_bytes as encode
+
+    return encode(fig)
 
 
 def save_png(fig: Any, output: Path) -> None:

@@ -11,18 +11,17 @@ import base64
 import datetime as _dt
 import json
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from trainforge.health.rules import Finding
 from trainforge.logging import format_number
 from trainforge.monitor import _plots
+from trainforge.monitor._background import Background, Prefetch
 from trainforge.monitor._run import (
     RunFolder,
     checkpoints,
     findings_for,
     load_run_log,
-    open_run,
     read_alerts,
 )
 from trainforge.monitor._verdicts import Verdict, verdicts
@@ -39,25 +38,29 @@ padding:.6em;overflow:auto;font-size:13px} .muted{color:#777}
 """
 
 
-def analyze(run_dir: str | Path) -> tuple[str, list[Verdict]]:
-    """The report of ``run_dir`` as HTML text, and its verdicts."""
-    run = open_run(run_dir)
-    log = load_run_log(run)
-    findings = findings_for(log, run.config)
+def analyze(run: RunFolder, reading: Prefetch) -> tuple[str, list[Verdict]]:
+    """The report of ``run`` (whose log ``reading`` is reading) as HTML text, and its
+    verdicts."""
+    _plots.import_in_background("trainforge.health.checks")  # the rules' config schema
+    log = load_run_log(run, reading)
+    # The rules (numpy's loops, which release the GIL) run while the figures are drawn.
+    finding = Background(findings_for, log, run.config, name="monitor-rules")
+    curves = _img(_plots.png_bytes(_plots.draw(_plots.curve_panels(log.series))), "learning curves")
+    resources = _plots.resource_panels(log.series)
+    resources_img = _img(_plots.png_bytes(_plots.draw(resources)), "resources") if resources else ""
+    findings = finding.result()
     alerts = read_alerts(run.log_dir)
     judged = verdicts(log.series, findings, log.events, alerts)
-    curves = _plots.draw(_plots.curve_panels(log.series))
-    resources = _plots.resource_panels(log.series)
     parts = [
         f"<h1>Diagnostics: {escape(run.path.name)}</h1>",
         _status_line(run, log.records, log.torn),
         "<h2>Verdicts</h2>",
         *(_verdict_html(v) for v in judged),
         "<h2>Learning curves</h2>",
-        _img(_plots.png_bytes(curves), "learning curves"),
+        curves,
     ]
     if resources:
-        parts += ["<h2>Resources</h2>", _img(_plots.png_bytes(_plots.draw(resources)), "resources")]
+        parts += ["<h2>Resources</h2>", resources_img]
     parts += [
         "<h2>Alert timeline</h2>",
         _alert_table(alerts, findings),
