@@ -3,7 +3,7 @@
 Every trial is a fresh process forked from one forkserver; whatever the forkserver imported is
 already in the trial, and whatever it did not, each trial imports anew. A run imports its heavy
 libraries lazily, only when its config uses them (scikit-learn for the bundled data, the
-TensorBoard writer, torch._inductor for deterministic mode or compile, ...): imported in every
+TensorBoard writer, a torchvision model, ...): imported in every
 trial, they were seconds of each trial's start-up. The study's base config says which of them
 its trials will use; a trial whose sampled values need something else imports it itself.
 """
@@ -24,8 +24,6 @@ def preload_modules(base: TrainConfig) -> list[str]:
         modules.append("sklearn.datasets")
     if base.logging.tensorboard:
         modules.append("torch.utils.tensorboard")
-    if base.reproducibility.deterministic or base.training.compile:
-        modules.append("torch._inductor")  # torch.use_deterministic_algorithms imports it
     arch = base.model.architecture
     if arch not in ("mlp", "simple_cnn") and ":" not in arch:
         modules.append("torchvision")  # a torchvision model by name
