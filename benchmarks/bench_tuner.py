@@ -69,10 +69,17 @@ def main() -> None:
         default=[],
         help="an extra pruning section to compare: name=key:value,key:value",
     )
-    parser.add_argument("--intermediate", default="val_accuracy", help="pruning.intermediate_metric")
+    parser.add_argument(
+        "--intermediate", default="val_accuracy", help="pruning.intermediate_metric"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="overhead: alternating rounds")
     parser.add_argument("--trials", type=int, default=8, help="overhead: trials per study")
     parser.add_argument("--trial_epochs", type=int, default=3, help="overhead: epochs per trial")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="overhead: another trainforge checkout to time alongside (e.g. before a change)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.rounds, args.trials = args.seeds[:2], 1, 4
@@ -87,7 +94,7 @@ def main() -> None:
     if args.part in ("overhead", "all"):
         import tuner_overhead
 
-        tuner_overhead.main(args.trials, args.trial_epochs, args.rounds)
+        tuner_overhead.main(args.trials, args.trial_epochs, args.rounds, args.baseline)
         print(load_average(), flush=True)
     if args.part in ("pruning", "all"):
         results = tuner_pruning.compare(

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import yaml
@@ -52,7 +53,9 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float,
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     launched = time.time()
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, stderr = proc.communicate()
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -76,7 +79,12 @@ def write_trainforge(work: Path, trials: int, epochs: int) -> list[str]:
     space = dict(SEARCH_SPACE)
     tuning = {
         "search_space": space,
-        "optimization": {"method": "random", "metric": "val_accuracy", "n_trials": trials, "seed": 0},
+        "optimization": {
+            "method": "random",
+            "metric": "val_accuracy",
+            "n_trials": trials,
+            "seed": 0,
+        },
         "pruning": {"enabled": False},
     }
     (work / "training_config.yaml").write_text(yaml.safe_dump(base))
@@ -85,14 +93,16 @@ def write_trainforge(work: Path, trials: int, epochs: int) -> list[str]:
             "--output", "out", "--study_name", "bench"]  # fmt: skip
 
 
-def run_trainforge(root: Path, trials: int, epochs: int, n: list[int]) -> dict[str, float]:
+def run_trainforge(
+    root: Path, trials: int, epochs: int, n: list[int], checkout: Path = ROOT
+) -> dict[str, float]:
     import optuna
 
     n[0] += 1
     work = root / f"trainforge_{n[0]}"
     work.mkdir()
     cmd = write_trainforge(work, trials, epochs)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
     launched, wall, cpu = timed(cmd, work, env)
     study = optuna.load_study(study_name="bench", storage=f"sqlite:///{work}/trainforge_studies.db")
     rows = []
@@ -133,7 +143,7 @@ def summarise(
 ) -> dict[str, float]:
     training = sum(r["training"] for r in rows)
     later = rows[1:] or rows
-    gaps = [b["start"] - a["end"] for a, b in zip(rows, rows[1:], strict=False)] or [0.0]
+    gaps = [b["start"] - a["end"] for a, b in pairwise(rows)] or [0.0]
     return {
         "wall": wall,
         "cpu": cpu,
@@ -162,18 +172,21 @@ ROWS: list[tuple[str, str]] = [
 ]
 
 
-def main(trials: int, epochs: int, rounds: int) -> dict[str, list[dict[str, float]]]:
+def main(
+    trials: int, epochs: int, rounds: int, baseline: Path | None = None
+) -> dict[str, list[dict[str, float]]]:
+    """``baseline``: another trainforge checkout (e.g. before a change) timed alongside."""
     become_subreaper()
     with tempfile.TemporaryDirectory(prefix="bench-tuner-") as tmp:
         root = Path(tmp)
         n = [0]
-        records = alternate_records(
-            {
-                "trainforge tune": lambda: run_trainforge(root, trials, epochs, n),
-                "plain Optuna script": lambda: run_plain(root, trials, epochs, n),
-            },
-            rounds,
-        )
+        contenders = {"trainforge tune": lambda: run_trainforge(root, trials, epochs, n)}
+        if baseline is not None:
+            contenders[f"tune ({baseline.name})"] = lambda: run_trainforge(
+                root, trials, epochs, n, baseline.resolve()
+            )
+        contenders["plain Optuna script"] = lambda: run_plain(root, trials, epochs, n)
+        records = alternate_records(contenders, rounds)
     print(
         f"\nper-trial overhead: {trials} trials x {epochs} epochs (random sampler, no pruning, "
         f"MLP on digits), median of {rounds} alternating round(s) (± half the min-max range)"

@@ -30,6 +30,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "none": {"enabled": False},
     "default": {},
     "median": {"pruner": "median"},
+    "percentile_33": {"pruner": "percentile", "percentile": 33},
     "successive_halving": {"pruner": "successive_halving", "min_epochs": 1, "reduction_factor": 3},
     "hyperband": {"pruner": "hyperband", "min_epochs": 1, "reduction_factor": 3},
 }
@@ -60,7 +61,9 @@ def tuning_config(pruning: dict[str, Any], n_trials: int, seed: int, metric: str
     )
 
 
-def run_study(pruning: dict[str, Any], n_trials: int, epochs: int, seed: int, metric: str) -> StudyResult:
+def run_study(
+    pruning: dict[str, Any], n_trials: int, epochs: int, seed: int, metric: str
+) -> StudyResult:
     import optuna
     from digits_trials import Params, train
 
