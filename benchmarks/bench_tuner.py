@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["overhead", "pruning", "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="fewer trials, seeds and rounds")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(8)))
     parser.add_argument("--n_trials", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument(

@@ -76,6 +76,7 @@ def run_study(
     prune = tuning.pruning
     assert prune.intermediate_mode is not None
     study = optuna.create_study(
+        study_name=f"bench-seed-{seed}",  # hyperband's brackets hash the name: keep it fixed
         direction=engine.direction(tuning),
         sampler=engine.make_sampler(tuning),
         pruner=engine.make_pruner(tuning, epochs),
