@@ -3,9 +3,9 @@
 Every trial is a fresh process forked from one forkserver; whatever the forkserver imported is
 already in the trial, and whatever it did not, each trial imports anew. A run imports its heavy
 libraries lazily, only when its config uses them (scikit-learn for the bundled data, the
-TensorBoard writer, a torchvision model, ...): imported in every
-trial, they were seconds of each trial's start-up. The study's base config says which of them
-its trials will use; a trial whose sampled values need something else imports it itself.
+TensorBoard writer, a torchvision model, ...): imported in every trial, they were seconds of
+each trial's start-up. The study's base config says which of them its trials will use; a trial
+whose sampled values need something else imports it itself.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ def preload_modules(base: TrainConfig) -> list[str]:
     arch = base.model.architecture
     if arch not in ("mlp", "simple_cnn") and ":" not in arch:
         modules.append("torchvision")  # a torchvision model by name
-    if base.logging.wandb.enabled:
-        modules.append("wandb")
-    if base.logging.mlflow.enabled:
-        modules.append("mlflow")
+    # Not the optional trackers (wandb, mlflow): multiprocessing skips a preload that raises
+    # ImportError, but any other error at import would take the forkserver, and every trial,
+    # down with it; a run that uses them imports them itself.
     return modules
