@@ -12,8 +12,8 @@
     In-process (``tuner_pruning.py``): trainforge's sampler, pruner and pruning decisions
     around a hand-written training loop.
 
-    .venv/bin/python benchmarks/bench_tuner.py                 # both parts, full (~15-20 min CPU)
-    .venv/bin/python benchmarks/bench_tuner.py --quick         # ~2 min
+    .venv/bin/python benchmarks/bench_tuner.py                 # both parts (~10 CPU-minutes)
+    .venv/bin/python benchmarks/bench_tuner.py --quick         # 2 seeds, 1 round (~2 min quiet)
     .venv/bin/python benchmarks/bench_tuner.py --part pruning --seeds 0 1 2 3 4 \\
         --candidate sh_min2=pruner:successive_halving,min_epochs:2
 """
