@@ -102,7 +102,7 @@ def run_study(
         used += train(params, epochs, on_epoch, fused=True)
         if stopped:
             raise optuna.TrialPruned()
-        if len(accuracies) < epochs and not stopped:
+        if len(accuracies) < epochs:
             return float("nan")  # diverged: Optuna fails the trial, as trainforge does
         return objective_value(accuracies, maximize=True)
 
