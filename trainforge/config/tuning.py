@@ -119,7 +119,7 @@ class PruningConfig(_Section):
         gt=0.0,
         lt=100.0,
         description="percentile: a trial goes on while its best value so far is within the top "
-        "this-many percent of the trials' values at the same epoch.",
+        "this-many percent of the completed trials' values at the same epoch.",
     )
     patience: int | None = Field(
         None,
