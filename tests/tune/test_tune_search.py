@@ -42,7 +42,7 @@ def _pruning_space() -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("pruner", ["successive_halving", "hyperband", "median"])
+@pytest.mark.parametrize("pruner", ["percentile", "successive_halving", "hyperband", "median"])
 def test_each_pruner_on_val_loss_while_maximising_accuracy(tmp_path: Path, pruner: str) -> None:
     cfg = tuning(
         _pruning_space(),
@@ -67,9 +67,42 @@ def test_each_pruner_on_val_loss_while_maximising_accuracy(tmp_path: Path, prune
         assert meta["tuning"]["pruned"] == (t.state == TrialState.PRUNED)
         if t.state == TrialState.PRUNED:
             assert meta["stop_reason"] == "hook" and meta["epochs_completed"] < 3
-    if pruner in ("successive_halving", "median"):
+    if pruner in ("percentile", "successive_halving", "median"):
         bad = [t for t in study.trials if t.params["learning_rate"] == 1e-7]
         assert all(t.state == TrialState.PRUNED for t in bad)
+
+
+def test_the_default_pruner_stops_a_hopeless_trial_and_lets_a_good_one_finish(
+    tmp_path: Path,
+) -> None:
+    """The schema's default pruning, nothing set but enabled, on a real study of digits: two
+    good trials, then one whose learning rate cannot learn anything in 4 epochs, then the good
+    configuration again."""
+    import optuna
+
+    cfg = tuning(
+        {"learning_rate": {"type": "loguniform", "low": 1e-8, "high": 1e-1}},
+        n_trials=4,
+        pruning={"enabled": True},
+    )
+    del cfg["pruning"]["enabled"]
+    assert cfg["pruning"] == {}  # the defaults decide
+    queued = optuna.create_study(
+        study_name="s", storage=f"sqlite:///{tmp_path}/studies.db", direction="maximize"
+    )
+    for lr in (0.05, 0.05, 1e-8, 0.05):
+        queued.enqueue_trial({"learning_rate": lr})
+    base = {**BASE, "training": {"epochs": 4, "learning_rate": 0.01}}
+    study = search(tmp_path, cfg, base)
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert [t.params["learning_rate"] for t in trials] == [0.05, 0.05, 1e-8, 0.05]
+    hopeless, good = trials[2], trials[3]
+    assert hopeless.state == TrialState.PRUNED, hopeless.intermediate_values
+    assert hopeless.user_attrs["epochs"] < 4
+    meta = json.loads((Path(hopeless.user_attrs["run_dir"]) / "metadata.json").read_text())
+    assert meta["tuning"]["pruned"] and meta["epochs_completed"] < 4
+    assert good.state == TrialState.COMPLETE and good.user_attrs["epochs"] == 4
+    assert good.value == trials[0].value  # the same configuration, run to the end
 
 
 def test_conditional_momentum_only_with_sgd(tmp_path: Path) -> None:

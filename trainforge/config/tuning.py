@@ -108,8 +108,18 @@ class OptimizationConfig(_Section):
 
 class PruningConfig(_Section):
     enabled: bool = Field(True, description="Stop unpromising trials early.")
-    pruner: Literal["successive_halving", "hyperband", "median"] = Field(
-        "successive_halving", description="Optuna pruner deciding which trials stop."
+    pruner: Literal["percentile", "median", "successive_halving", "hyperband"] = Field(
+        "percentile",
+        description="Optuna pruner deciding which trials stop: percentile (keeps the trials in "
+        "the top `percentile` % at the same epoch), median (the same at 50 %), "
+        "successive_halving or hyperband.",
+    )
+    percentile: float = Field(
+        40.0,
+        gt=0.0,
+        lt=100.0,
+        description="percentile: a trial goes on while its best value so far is within the top "
+        "this-many percent of the completed trials' values at the same epoch.",
     )
     patience: int | None = Field(
         None,

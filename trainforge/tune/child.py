@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 # Imported here so that a forkserver preloading this module has what every run imports
-# ready for each trial (torch, the data layer with scikit-learn, torch._inductor, which
-# torch.use_deterministic_algorithms imports): seconds saved per trial.
-import torch._inductor  # noqa: F401
+# ready for each trial (torch, the data layer, fit, and torch._dynamo, which building any
+# torch optimizer imports: 1-2 s on its own); what only some runs import is chosen from the
+# study's base config (preload.py): seconds saved per trial.
+import torch._dynamo  # noqa: F401
 
 import trainforge.data  # noqa: F401
 from trainforge.train.fit import fit

@@ -98,8 +98,11 @@ def make_pruner(tuning: TuneConfig, max_epochs: int) -> optuna.pruners.BasePrune
             reduction_factor=prune.reduction_factor,
         )
     else:
-        pruner = optuna.pruners.MedianPruner(
-            n_startup_trials=2, n_warmup_steps=max(prune.min_epochs - 1, 0)
+        # median is the 50th percentile; two finished trials give the first comparison
+        pruner = optuna.pruners.PercentilePruner(
+            50.0 if prune.pruner == "median" else prune.percentile,
+            n_startup_trials=2,
+            n_warmup_steps=max(prune.min_epochs - 1, 0),
         )
     if prune.patience is not None:
         pruner = optuna.pruners.PatientPruner(pruner, patience=prune.patience)

@@ -20,6 +20,7 @@ from trainforge.config.tuning import TuneConfig
 from trainforge.errors import TrainforgeError, UsageError
 from trainforge.tune import engine, space
 from trainforge.tune.ddp_trial import trial_processes
+from trainforge.tune.trial import start_forkserver
 from trainforge.tune.worker import WorkerSpec, run_worker
 
 
@@ -110,12 +111,14 @@ def run_search(plan: Plan) -> optuna.Study:
     """Run the workers until the study has ``n_trials`` finished trials."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    open_study(plan)
     n_jobs, gpu_split, threads, _ = plan_workers(
         plan.n_jobs, plan.tuning.parallel.gpu_per_trial, plan.gpus, os.cpu_count() or 1
     )
     par = plan.tuning.parallel
     processes = trial_processes(par.processes_per_trial, par.gpu_per_trial, plan.gpus)
+    if n_jobs == 1:
+        start_forkserver(plan.base)  # its imports overlap opening the study
+    open_study(plan)
     specs = [
         WorkerSpec(
             tuning=plan.tuning.model_dump(mode="json"),

@@ -22,6 +22,7 @@ from trainforge.errors import ConfigError
 from trainforge.train.result import EXIT_PEER_LOST
 from trainforge.tune import space
 from trainforge.tune.objective import Diverged, may_prune, objective_value, pruner_value
+from trainforge.tune.preload import preload_modules
 
 
 class TrialFailed(Exception):
@@ -31,16 +32,26 @@ class TrialFailed(Exception):
 _CONTEXT: Any = None
 
 
-def _context() -> Any:
-    """A forkserver that imported torch once: every trial starts in a fresh process in
-    milliseconds instead of importing torch again."""
+def _context(base: TrainConfig) -> Any:
+    """A forkserver that imported torch and what ``base``'s runs use once: every trial starts
+    in a fresh process in milliseconds instead of importing them again. The first call fixes
+    the forkserver's imports for this process."""
     global _CONTEXT
     if _CONTEXT is None:
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         _CONTEXT = mp.get_context(method)
         if method == "forkserver":
-            _CONTEXT.set_forkserver_preload(["trainforge.tune._forkserver"])
+            _CONTEXT.set_forkserver_preload(preload_modules(base))
     return _CONTEXT
+
+
+def start_forkserver(base: TrainConfig) -> None:
+    """Start the forkserver now, so that its imports overlap the study's set-up instead of
+    delaying the first trial (it is started on first use otherwise)."""
+    if _context(base).get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 @dataclass
@@ -135,7 +146,7 @@ class TrialRunner:
             "cwd": os.getcwd(),
             "argv": ["trainforge", "tune", label],
         }
-        ctx = _context()
+        ctx = _context(self.base)
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_entry, args=(spec, child), daemon=False)
         proc.start()

@@ -22,7 +22,7 @@ from trainforge.config import TrainConfig, validate
 from trainforge.config.tuning import TuneConfig
 from trainforge.tune import engine
 from trainforge.tune.objective import trials_to_start
-from trainforge.tune.trial import TrialFailed, TrialRunner
+from trainforge.tune.trial import TrialFailed, TrialRunner, start_forkserver
 
 
 @dataclass
@@ -54,6 +54,7 @@ def run_worker(spec: WorkerSpec) -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     tuning = validate(spec.tuning, TuneConfig, source="")
     base = validate(spec.base, TrainConfig, source="")
+    start_forkserver(base)  # its imports run while the study is opened
     storage = engine.make_storage(spec.storage, tuning)
     study = optuna.load_study(
         study_name=spec.study_name,
