@@ -154,14 +154,19 @@ def _supervise(processes: list[Any]) -> int:
     first_failure: int | None = None
     terminate_at = kill_at = float("inf")
     try:
-        while any(p.exitcode is None for p in processes):
-            wait([p.sentinel for p in processes if p.exitcode is None], timeout=0.5)
+        while True:
+            # Read the exit codes once per pass: a worker that ends between the check below and
+            # the loop's test would otherwise end the loop with its failure unseen (exit 0).
+            running = [p for p in processes if p.exitcode is None]
             for p in processes:
                 if p.exitcode not in (None, 0) and first_failure is None:
                     first_failure = _exit_code(p.exitcode)
                     # a rank that saw a peer vanish has already had the others stop: no grace
                     grace = 0.0 if p.exitcode == EXIT_PEER_LOST else FAIL_GRACE_S
                     terminate_at = time.monotonic() + grace
+            if not running:
+                break
+            wait([p.sentinel for p in running], timeout=0.5)
             now = time.monotonic()
             if now >= terminate_at:
                 # the rest may be blocked in a collective with the failed rank: stop them (a
