@@ -29,6 +29,7 @@ from trainforge.train.checkpoint_files import write_checkpoint
 from trainforge.train.counters import LatestMetrics, Limits, Rollback, Window
 from trainforge.train.device import Precision
 from trainforge.train.distributed import DistContext, unwrap
+from trainforge.train.grad_norm import clip_to, grad_norm, needs_clipping
 from trainforge.train.hooks import Hook, RunState
 from trainforge.train.losses import build_loss
 from trainforge.train.memory_format import use_channels_last
@@ -337,11 +338,7 @@ class Trainer:
         scaler = self.precision.scaler
         if scaler is not None:
             scaler.unscale_(self.optimizer)
-        clip = self.cfg.training.gradient_clip
-        # clip_grad_norm_ skips parameters without a gradient; inf max_norm only measures.
-        norm = torch.nn.utils.clip_grad_norm_(
-            self.model.parameters(), clip if clip else float("inf")
-        )
+        norm = grad_norm(self.model.parameters())
         # One host sync per step for loss, gradient norm and accuracy together.
         loss_value, norm_value, correct = torch.stack(
             [step_loss, norm.float().to(step_loss.device), step_correct.float()]
@@ -356,6 +353,9 @@ class Trainer:
         if verdict == "nonfinite":
             self.on_nonfinite(loss_value, norm_value)
             return loss_value
+        clip = self.cfg.training.gradient_clip
+        if verdict == "ok" and clip and needs_clipping(norm_value, clip):
+            clip_to(self.model.parameters(), clip, norm)
         if scaler is not None:
             scaler.step(self.optimizer)
             scaler.update()
