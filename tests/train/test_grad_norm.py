@@ -77,13 +77,13 @@ def test_a_run_with_gradient_clip_moves_the_weights_at_most_lr_times_the_limit(
     model = Wide()
     before = [p.detach().clone() for p in model.parameters()]
     clip, lr = 0.01, 0.5
+    training = {"epochs": 1, "optimizer": "sgd", "learning_rate": lr, "gradient_clip": clip}
     result = trainforge.fit(
         {
             "data": {"batch_size": 150, "shuffle": False},
-            "training": {"epochs": 1, "optimizer": "sgd", "learning_rate": lr,
-                         "gradient_clip": clip, "weight_decay": 0.0},
+            "training": {**training, "momentum": 0.0},
             "logging": {"progress_bar": "off", "log_every_n_steps": 1},
-        },  # fmt: skip
+        },
         model=model,
         train_data=data,
         val_data=data,
@@ -91,7 +91,9 @@ def test_a_run_with_gradient_clip_moves_the_weights_at_most_lr_times_the_limit(
     )
     assert result.global_step == 1
     moved = torch.linalg.vector_norm(
-        torch.cat([(p.detach() - b).flatten() for p, b in zip(model.parameters(), before)])
+        torch.cat(
+            [(p.detach() - b).flatten() for p, b in zip(model.parameters(), before, strict=True)]
+        )
     )
     assert 0 < float(moved) <= lr * clip * (1 + 1e-4)
     steps = [r for r in read_jsonl(result.run_dir / "logs" / "metrics.json") if r["type"] == "step"]
