@@ -105,10 +105,17 @@ def contender(
     return cmd, read
 
 
+def job_env() -> dict[str, str]:
+    """The contenders' environment: the jobs folder importable (the user's MLP); a
+    PYTHONPATH of the caller's own stays after it (to time another trainforge checkout)."""
+    paths = [str(JOBS), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def run_once(
     cmd: list[str], read: Callable[[Path], tuple[float, float, float]], work: Path
 ) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(JOBS)}
+    env = job_env()
     launched = time.time()
     proc = subprocess.Popen(
         cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -125,6 +132,7 @@ def run_once(
     return {
         "wall": ended - launched,
         "cpu": usage.ru_utime + usage.ru_stime,
+        "load": os.getloadavg()[0],
         "startup": start - launched,
         "loop": end - start,
         "exit": ended - end,
@@ -134,7 +142,7 @@ def run_once(
 
 def import_table(cmd: list[str], work: Path, top: int = 6) -> list[tuple[str, float]]:
     """Top-level imports of one process run under ``python -X importtime``: (module, seconds)."""
-    env = {**os.environ, "PYTHONPATH": str(JOBS)}
+    env = job_env()
     proc = subprocess.run(
         [cmd[0], "-X", "importtime", *cmd[1:]],
         cwd=work,
@@ -167,7 +175,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 epochs, 2 rounds")
     parser.add_argument("--importtime", action="store_true", help="also -X importtime tables")
     parser.add_argument("--no-lightning", action="store_true", help="hand-written vs trainforge")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads of every contender (OMP_NUM_THREADS): 1 keeps CPU time meaningful "
+        "on a machine shared with other work, where idle OpenMP threads spin",
+    )
     args = parser.parse_args()
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     if args.quick:
         args.epochs, args.rounds = 5, 2
     names = ["hand-written", "trainforge"]
@@ -203,9 +219,11 @@ def report(
     records: dict[str, list[dict[str, float]]],
     imports: dict[str, list[tuple[str, float]]],
 ) -> None:
+    loads = [r["load"] for recs in records.values() for r in recs]
     print(
-        f"\njob {args.job}: {args.epochs} epochs, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.2f} at the end, median of {args.rounds} alternating rounds "
+        f"\njob {args.job}: {args.epochs} epochs, {os.cpu_count()} CPUs"
+        f"{f', {args.threads} torch thread(s)' if args.threads else ''}, load average "
+        f"{min(loads):.1f}-{max(loads):.1f}, median of {args.rounds} alternating rounds "
         "(± half the min-max range)"
     )
     keys = ("wall", "loop", "cpu")
