@@ -88,7 +88,7 @@ def contender(
 ) -> tuple[list[str], Callable[[Path], tuple[float, float, float]]]:
     """The command line of one contender and how to read its loop times afterwards."""
     out = work / "out"
-    if name == "trainforge":
+    if name.startswith("trainforge"):
         config = work / "config.yaml"
         config.write_text(trainforge_config(job, data, epochs, workers))
         cmd = [sys.executable, "-m", "trainforge", "train", "--config", str(config)]
@@ -105,17 +105,20 @@ def contender(
     return cmd, read
 
 
-def job_env() -> dict[str, str]:
-    """The contenders' environment: the jobs folder importable (the user's MLP); a
-    PYTHONPATH of the caller's own stays after it (to time another trainforge checkout)."""
-    paths = [str(JOBS), *filter(None, [os.environ.get("PYTHONPATH")])]
+def job_env(checkout: str | None = None) -> dict[str, str]:
+    """The contenders' environment: the jobs folder importable (the user's MLP), then
+    ``checkout`` (another trainforge source tree to time) and the caller's own PYTHONPATH."""
+    paths = [str(JOBS), *filter(None, [checkout, os.environ.get("PYTHONPATH")])]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def run_once(
-    cmd: list[str], read: Callable[[Path], tuple[float, float, float]], work: Path
+    cmd: list[str],
+    read: Callable[[Path], tuple[float, float, float]],
+    work: Path,
+    checkout: str | None = None,
 ) -> dict[str, float]:
-    env = job_env()
+    env = job_env(checkout)
     launched = time.time()
     proc = subprocess.Popen(
         cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -176,6 +179,11 @@ def main() -> None:
     parser.add_argument("--importtime", action="store_true", help="also -X importtime tables")
     parser.add_argument("--no-lightning", action="store_true", help="hand-written vs trainforge")
     parser.add_argument(
+        "--checkout",
+        help="another trainforge source tree (e.g. a `git worktree` of main): timed as one "
+        "more contender, trainforge@checkout, in the same alternating rounds",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         help="torch threads of every contender (OMP_NUM_THREADS): 1 keeps CPU time meaningful "
@@ -186,7 +194,7 @@ def main() -> None:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     if args.quick:
         args.epochs, args.rounds = 5, 2
-    names = ["hand-written", "trainforge"]
+    names = ["hand-written", "trainforge", *(["trainforge@checkout"] if args.checkout else [])]
     try:
         import lightning  # noqa: F401
 
@@ -203,7 +211,8 @@ def main() -> None:
             work = Path(tmp) / name
             work.mkdir()
             cmd, read = contender(name, args.job, data, work, args.epochs, args.workers)
-            runs[name] = lambda c=cmd, r=read, w=work: run_once(c, r, w)
+            checkout = args.checkout if name == "trainforge@checkout" else None
+            runs[name] = lambda c=cmd, r=read, w=work, k=checkout: run_once(c, r, w, k)
         records = alternate_records(runs, args.rounds)
         imports = {}
         if args.importtime:
@@ -228,7 +237,7 @@ def report(
     )
     keys = ("wall", "loop", "cpu")
     base = {k: median_spread([r[k] for r in records["hand-written"]])[0] for k in keys}
-    print(f"{'contender':14} {'process s':>14} {'ratio':>7} {'CPU s':>14} {'ratio':>7} "
+    print(f"{'contender':19} {'process s':>14} {'ratio':>7} {'CPU s':>14} {'ratio':>7} "
           f"{'start-up s':>11} {'s/epoch':>15} {'ratio':>7} {'exit s':>7} "
           f"{'val acc':>8}")  # fmt: skip
     for name, recs in records.items():
@@ -238,7 +247,7 @@ def report(
         startup = median_spread([r["startup"] for r in recs])[0]
         exit_s = median_spread([r["exit"] for r in recs])[0]
         print(
-            f"{name:14} {wall:7.2f} ±{wall_sp:4.0%} {wall / base['wall']:6.2f}x "
+            f"{name:19} {wall:7.2f} ±{wall_sp:4.0%} {wall / base['wall']:6.2f}x "
             f"{cpu:7.2f} ±{cpu_sp:4.0%} {cpu / base['cpu']:6.2f}x {startup:11.2f} "
             f"{loop / args.epochs:7.3f} ±{loop_sp:4.0%} {loop / base['loop']:6.2f}x "
             f"{exit_s:7.2f} {recs[-1]['acc']:8.4f}"
