@@ -4,6 +4,11 @@ The trainer is made of parts that each save and restore their own state (model, 
 schedule, scaler, loop position, trackers, metrics, RNG): a checkpoint is the dict of their
 ``state_dict()``s plus a record of the run. Saves happen only at optimizer-step boundaries,
 so the gradient-accumulation position in a checkpoint is always 0.
+
+The concerns around the loop live in their own modules: the forward and backward passes of an
+optimizer step's batches (``accumulation``), ``training.oom_policy`` (``oom_policy``),
+``training.nan_policy`` (``divergence``), which checkpoint files are due and writing them
+(``saving``), the gradient norm and clipping (``grad_norm``).
 """
 
 from __future__ import annotations
