@@ -17,6 +17,7 @@ epoch; per epoch is the loop's wall time (checkpoints included) over the epoch c
     .venv/bin/python benchmarks/bench_process.py [--job mlp|cnn] [--epochs 40] [--rounds 5]
     .venv/bin/python benchmarks/bench_process.py --quick      # 5 epochs, 2 rounds
     .venv/bin/python benchmarks/bench_process.py --importtime # + python -X importtime tables
+    .venv/bin/python benchmarks/bench_process.py --no-lightning  # hand-written vs trainforge only
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def contender(
 ) -> tuple[list[str], Callable[[Path], tuple[float, float, float]]]:
     """The command line of one contender and how to read its loop times afterwards."""
     out = work / "out"
-    if name == "trainforge":
+    if name.startswith("trainforge"):
         config = work / "config.yaml"
         config.write_text(trainforge_config(job, data, epochs, workers))
         cmd = [sys.executable, "-m", "trainforge", "train", "--config", str(config)]
@@ -104,18 +105,37 @@ def contender(
     return cmd, read
 
 
+def job_env(checkout: str | None = None) -> dict[str, str]:
+    """The contenders' environment: the jobs folder importable (the user's MLP), then
+    ``checkout`` (another trainforge source tree to time) and the caller's own PYTHONPATH."""
+    paths = [str(JOBS), *filter(None, [checkout, os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def run_once(
-    cmd: list[str], read: Callable[[Path], tuple[float, float, float]], work: Path
+    cmd: list[str],
+    read: Callable[[Path], tuple[float, float, float]],
+    work: Path,
+    checkout: str | None = None,
 ) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(JOBS)}
+    env = job_env(checkout)
     launched = time.time()
-    subprocess.run(
-        cmd, cwd=work, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    proc = subprocess.Popen(
+        cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    stderr = proc.stderr.read() if proc.stderr else b""
+    # the child's own CPU time (user + sys): contention on a shared machine stretches wall
+    # time far more than it changes the work a process does
+    _, status, usage = os.wait4(proc.pid, 0)
     ended = time.time()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=stderr)
     start, end, accuracy = read(work)
     return {
         "wall": ended - launched,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "load": os.getloadavg()[0],
         "startup": start - launched,
         "loop": end - start,
         "exit": ended - end,
@@ -125,7 +145,7 @@ def run_once(
 
 def import_table(cmd: list[str], work: Path, top: int = 6) -> list[tuple[str, float]]:
     """Top-level imports of one process run under ``python -X importtime``: (module, seconds)."""
-    env = {**os.environ, "PYTHONPATH": str(JOBS)}
+    env = job_env()
     proc = subprocess.run(
         [cmd[0], "-X", "importtime", *cmd[1:]],
         cwd=work,
@@ -157,14 +177,29 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="cnn job: loader processes")
     parser.add_argument("--quick", action="store_true", help="5 epochs, 2 rounds")
     parser.add_argument("--importtime", action="store_true", help="also -X importtime tables")
+    parser.add_argument("--no-lightning", action="store_true", help="hand-written vs trainforge")
+    parser.add_argument(
+        "--checkout",
+        help="another trainforge source tree (e.g. a `git worktree` of main): timed as one "
+        "more contender, trainforge@checkout, in the same alternating rounds",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads of every contender (OMP_NUM_THREADS): 1 keeps CPU time meaningful "
+        "on a machine shared with other work, where idle OpenMP threads spin",
+    )
     args = parser.parse_args()
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     if args.quick:
         args.epochs, args.rounds = 5, 2
-    names = ["hand-written", "trainforge"]
+    names = ["hand-written", "trainforge", *(["trainforge@checkout"] if args.checkout else [])]
     try:
         import lightning  # noqa: F401
 
-        names.append("lightning")
+        if not args.no_lightning:
+            names.append("lightning")
     except ImportError:
         print("PyTorch Lightning not installed: skipped (pip install -e '.[bench]')")
     with tempfile.TemporaryDirectory() as tmp:
@@ -176,7 +211,8 @@ def main() -> None:
             work = Path(tmp) / name
             work.mkdir()
             cmd, read = contender(name, args.job, data, work, args.epochs, args.workers)
-            runs[name] = lambda c=cmd, r=read, w=work: run_once(c, r, w)
+            checkout = args.checkout if name == "trainforge@checkout" else None
+            runs[name] = lambda c=cmd, r=read, w=work, k=checkout: run_once(c, r, w, k)
         records = alternate_records(runs, args.rounds)
         imports = {}
         if args.importtime:
@@ -192,20 +228,27 @@ def report(
     records: dict[str, list[dict[str, float]]],
     imports: dict[str, list[tuple[str, float]]],
 ) -> None:
+    loads = [r["load"] for recs in records.values() for r in recs]
     print(
-        f"\njob {args.job}: {args.epochs} epochs, {os.cpu_count()} CPUs, "
-        f"median of {args.rounds} alternating rounds (± half the min-max range)"
+        f"\njob {args.job}: {args.epochs} epochs, {os.cpu_count()} CPUs"
+        f"{f', {args.threads} torch thread(s)' if args.threads else ''}, load average "
+        f"{min(loads):.1f}-{max(loads):.1f}, median of {args.rounds} alternating rounds "
+        "(± half the min-max range)"
     )
-    base = {k: median_spread([r[k] for r in records["hand-written"]])[0] for k in ("wall", "loop")}
-    print(f"{'contender':14} {'process s':>14} {'ratio':>7} {'start-up s':>11} "
-          f"{'s/epoch':>15} {'ratio':>7} {'exit s':>7} {'val acc':>8}")  # fmt: skip
+    keys = ("wall", "loop", "cpu")
+    base = {k: median_spread([r[k] for r in records["hand-written"]])[0] for k in keys}
+    print(f"{'contender':19} {'process s':>14} {'ratio':>7} {'CPU s':>14} {'ratio':>7} "
+          f"{'start-up s':>11} {'s/epoch':>15} {'ratio':>7} {'exit s':>7} "
+          f"{'val acc':>8}")  # fmt: skip
     for name, recs in records.items():
         wall, wall_sp = median_spread([r["wall"] for r in recs])
+        cpu, cpu_sp = median_spread([r["cpu"] for r in recs])
         loop, loop_sp = median_spread([r["loop"] for r in recs])
         startup = median_spread([r["startup"] for r in recs])[0]
         exit_s = median_spread([r["exit"] for r in recs])[0]
         print(
-            f"{name:14} {wall:7.2f} ±{wall_sp:4.0%} {wall / base['wall']:6.2f}x {startup:11.2f} "
+            f"{name:19} {wall:7.2f} ±{wall_sp:4.0%} {wall / base['wall']:6.2f}x "
+            f"{cpu:7.2f} ±{cpu_sp:4.0%} {cpu / base['cpu']:6.2f}x {startup:11.2f} "
             f"{loop / args.epochs:7.3f} ±{loop_sp:4.0%} {loop / base['loop']:6.2f}x "
             f"{exit_s:7.2f} {recs[-1]['acc']:8.4f}"
         )

@@ -45,6 +45,19 @@ class Window:
     samples: int = 0
     data_wait: float = 0.0
 
+    def step_record(self, step: int, epoch: int, last: dict[str, float]) -> dict[str, Any]:
+        """The ``step`` record of the optimizer step that closes this window: the step's
+        loss, lr and grad_norm, with the window's throughput and share of data waits."""
+        elapsed = max(1e-9, time.perf_counter() - self.start)
+        return {
+            "type": "step",
+            "step": step,
+            "epoch": epoch,
+            **last,
+            "samples_per_sec": self.samples / elapsed,
+            "data_wait": min(1.0, self.data_wait / elapsed),
+        }
+
     def restart(self) -> None:
         """Begin the next window (after a step record is written)."""
         self.start = time.perf_counter()

@@ -390,7 +390,11 @@ def save_from_mark(trainer: Trainer, folder: RunFolderLike, mark: StepMark | Non
     pos = trainer.pos
     here = run_key(trainer)
     if mark is None or here != mark.key or not trainer.cfg.checkpointing.save_last:
-        kept = f"; the newest checkpoint is {trainer.last_saved}" if trainer.last_saved else ""
+        kept = (
+            f"; the newest checkpoint is {trainer.saver.last_saved}"
+            if trainer.saver.last_saved
+            else ""
+        )
         _record_end(folder, why, pos.epoch, pos.global_step)
         return f"rank 0 was validating or saving, so nothing new was saved{kept}"
     step = int(mark.position["global_step"])
@@ -401,7 +405,7 @@ def save_from_mark(trainer: Trainer, folder: RunFolderLike, mark: StepMark | Non
     state["trainer"], state["rng"] = mark.position, {**state["rng"], **mark.rng}
     model = state["model"]
     model.update({k: v.to(model[k].device) for k, v in mark.buffers.items() if k in model})
-    path = write_checkpoint(state, trainer.checkpoint_dir / "last.pth")
+    path = write_checkpoint(state, trainer.saver.folder / "last.pth")
     _record_end(folder, why, pos.epoch, step)
     folder.release()
     return f"rank 0 saved {path} (step {step})"

@@ -11,12 +11,16 @@ range while profiling, so the trace shows those waits too.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
+from trainforge.train.counters import Window
 from trainforge.train.hooks import Hook, RunState
+
+T = TypeVar("T")
 
 DATA_WAIT = "data_wait"
 WARMUP_STEPS = 5
@@ -31,6 +35,24 @@ def profile_window(total_steps: int) -> tuple[int, int]:
         return WARMUP_STEPS, ACTIVE_STEPS
     warmup = total_steps // 3
     return warmup, max(1, total_steps - warmup)
+
+
+def timed_batches(batches: Iterable[T], window: Window, *, mark: bool) -> Iterator[T]:
+    """``batches``, adding the time spent waiting for each to ``window.data_wait``; with
+    ``mark`` (while profiling) each wait is also a ``data_wait`` range in the trace."""
+    iterator = iter(batches)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            if mark:
+                with torch.profiler.record_function(DATA_WAIT):
+                    batch = next(iterator)
+            else:
+                batch = next(iterator)
+        except StopIteration:
+            return
+        window.data_wait += time.perf_counter() - t0
+        yield batch
 
 
 def data_wait_share(data_wait_us: float, wall_s: float) -> float:

@@ -237,7 +237,7 @@ class RunSession:
         )
         if self.ckpt is not None:
             _restore(trainer, self.ckpt, self.ckpt_path)
-            trainer.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
+            trainer.saver.last_saved = self.ckpt_path  # nan_policy: rollback may return to it
             _warn_if_not_exact(trainer, self.ckpt, loggers)
             checkpointing.remove_stale_temp_files(self.folder.checkpoint_dir)
         if cfg.training.profile and self.dist.is_main:
