@@ -58,12 +58,16 @@ def write_data(root: Path) -> None:
 def trainforge_config(job: str, data: Path, epochs: int, workers: int) -> str:
     if job == "mlp":
         model = 'architecture: "user_models:MLP"'
-        source = f"train_path: {data / 'train.csv'}, val_path: {data / 'val.csv'}, batch_size: 32"
+        source = (
+            f"train_path: {data / 'train.csv'}, val_path: {data / 'val.csv'}, batch_size: 32, "
+            "eval_batch_size: 256"  # the hand-written and Lightning jobs validate at 256 too
+        )
         augment = ""
     else:
         model = "architecture: simple_cnn"
         source = (
-            f"train_path: {data / 'images'}, batch_size: 64, num_workers: {workers}, "
+            f"train_path: {data / 'images'}, batch_size: 64, eval_batch_size: 256, "
+            f"num_workers: {workers}, "
             f"persistent_workers: {str(workers > 0).lower()}"
         )
         augment = ", augmentation: {random_flip: true, random_crop: true}"

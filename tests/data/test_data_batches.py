@@ -206,3 +206,19 @@ def test_workers_ignore_sigint() -> None:
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_validation_uses_eval_batch_size_and_training_keeps_its_own(image_folder: Path) -> None:
+    digits = build("builtin:digits", batch_size=32, eval_batch_size=256)
+    assert {len(y) for _, y in collect(digits.train, 0)[:-1]} == {32}
+    assert len(collect(digits.val, 0)[0][1]) == min(
+        256, sum(len(y) for _, y in digits.val.epoch(0))
+    )
+    plain = build("builtin:digits", batch_size=32)
+    assert torch.equal(stacked(digits.val)[0], stacked(plain.val)[0])  # same samples, same order
+    assert len(collect(plain.val, 0)[0][1]) == 32
+    folder = build(image_folder, batch_size=4, eval_batch_size=6, val_split=0.5)
+    val_sizes = [len(y) for _, y in collect(folder.val, 0)]
+    assert val_sizes[0] == min(6, sum(val_sizes)) and max(val_sizes) <= 6
+    assert sum(val_sizes) > 4  # so the first validation batch shows the eval size
+    assert max(len(y) for _, y in collect(folder.train, 0)) == 4

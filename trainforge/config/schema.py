@@ -133,6 +133,12 @@ class DataConfig(Section):
         description="Samples per forward pass; auto: the largest that fits (CUDA) or the fastest "
         "(CPU), found by trial steps before training and written into the run's config.yaml.",
     )
+    eval_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Samples per forward pass when validating and testing (no gradients are "
+        "kept, so it can be larger); null: data.batch_size.",
+    )
     num_workers: int = Field(0, ge=0, description="Data-loading worker processes (image data).")
     pin_memory: bool = Field(False, description="Pin host memory for faster CPU→GPU copies.")
     persistent_workers: bool = Field(False, description="Keep loader workers alive between epochs.")
@@ -161,6 +167,11 @@ class DataConfig(Section):
         if self.batch_size == "auto":
             raise ValueError("data.batch_size: auto has not been resolved yet")
         return self.batch_size
+
+    @property
+    def eval_batch(self) -> int:
+        """The validation and test batch size in samples."""
+        return self.eval_batch_size or self.batch
 
 
 class TrainingConfig(Section):

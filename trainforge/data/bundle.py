@@ -48,7 +48,7 @@ def loader_batches(ctx: BuildContext, items: Dataset[Any], n: int, *, train: boo
     return LoaderBatches(
         items,
         n,
-        batch_size=cfg.batch,
+        batch_size=cfg.batch if train else cfg.eval_batch,
         options=ctx.options,
         seed=ctx.seed,
         shuffle=train and cfg.shuffle,

@@ -180,7 +180,7 @@ def build_in_memory(ctx: BuildContext, kind: str) -> DataBundle:
     if val_rows is not None:
         val_index = torch.from_numpy(val_rows)
         val = TensorBatches(
-            inputs[val_index], data.targets[val_index], batch_size=cfg.batch, pin_memory=pin
+            inputs[val_index], data.targets[val_index], batch_size=cfg.eval_batch, pin_memory=pin
         )
         split_hash = index_split_hash(n, val_rows.tolist())
     else:
@@ -198,7 +198,7 @@ def _file_batches(ctx: BuildContext, path: str, spec: InputSpec, where: str) -> 
     return TensorBatches(
         apply_preprocess(module, raw),
         targets,
-        batch_size=ctx.cfg.batch,
+        batch_size=ctx.cfg.eval_batch,
         pin_memory=ctx.options.pin_memory,
     )
 
