@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SPEC.md's checkpoint manager: the same as ``trainforge ckpt``."""
 
-from trainforge.cli.main import tool_main
+from trainforge.cli.main import tool_console
 
 if __name__ == "__main__":
-    raise SystemExit(tool_main("ckpt", "checkpoint_manager.py"))
+    tool_console("ckpt", "checkpoint_manager.py")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SPEC.md's training monitor: the same as ``trainforge monitor``."""
 
-from trainforge.cli.main import tool_main
+from trainforge.cli.main import tool_console
 
 if __name__ == "__main__":
-    raise SystemExit(tool_main("monitor", "training_monitor.py"))
+    tool_console("monitor", "training_monitor.py")

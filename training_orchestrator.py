@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SPEC.md's training orchestrator: the same as ``trainforge train``."""
 
-from trainforge.cli.main import tool_main
+from trainforge.cli.main import tool_console
 
 if __name__ == "__main__":
-    raise SystemExit(tool_main("train", "training_orchestrator.py"))
+    tool_console("train", "training_orchestrator.py")

@@ -1,3 +1,3 @@
-from trainforge.cli.main import main
+from trainforge.cli.main import console
 
-raise SystemExit(main())
+console()

@@ -86,5 +86,20 @@ def tool_main(command: str, prog: str) -> int:
     return main([command, *sys.argv[1:]], prog=prog)
 
 
+def console() -> None:
+    """The ``trainforge`` command and ``python -m trainforge``: ``main`` in a process of its own,
+    ended without the interpreter's teardown (see :mod:`trainforge.cli._exit`)."""
+    from trainforge.cli._exit import exit_now
+
+    exit_now(main())
+
+
+def tool_console(command: str, prog: str) -> None:
+    """The SPEC.md scripts' entry: ``tool_main`` ended like :func:`console`."""
+    from trainforge.cli._exit import exit_now
+
+    exit_now(tool_main(command, prog))
+
+
 def _version() -> str:
     return f"trainforge {__version__}"
