@@ -5,9 +5,9 @@ ones a config asks for and returns :class:`Loggers`, the one object the trainer 
 Readers (the monitor) use :func:`read_jsonl` / :func:`read_jsonl_from`.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from trainforge._lazy import lazy_exports
 from trainforge.logging._base import Sink, StatefulSink, tracker_scalars
 from trainforge.logging._jsonl import (
     ALERT_LEVELS,
@@ -37,23 +37,19 @@ if TYPE_CHECKING:
 # The writers import the config schema (pydantic, ~0.3 s); a reader of logs (the monitor)
 # needs none of it, so they are imported on first use.
 _LAZY = {
-    "ALERTS_FILE": "_loggers",
-    "METRICS_FILE": "_loggers",
-    "TENSORBOARD_DIR": "_loggers",
-    "TEXT_FILE": "_loggers",
-    "Loggers": "_loggers",
-    "build_sinks": "_loggers",
-    "MlflowSink": "_mlflow",
-    "TensorBoardSink": "_tensorboard",
-    "WandbSink": "_wandb",
+    "ALERTS_FILE": "._loggers",
+    "METRICS_FILE": "._loggers",
+    "TENSORBOARD_DIR": "._loggers",
+    "TEXT_FILE": "._loggers",
+    "Loggers": "._loggers",
+    "build_sinks": "._loggers",
+    "MlflowSink": "._mlflow",
+    "TensorBoardSink": "._tensorboard",
+    "WandbSink": "._wandb",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

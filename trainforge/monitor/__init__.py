@@ -8,8 +8,9 @@ Names are imported on first use, so that a command starts reading its log before
 polars load.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trainforge._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from trainforge.monitor._api import analyze, compare, plot_curves
@@ -18,22 +19,18 @@ if TYPE_CHECKING:
     from trainforge.monitor._watch import WatchState, watch
 
 _LAZY = {
-    "analyze": "_api",
-    "compare": "_api",
-    "plot_curves": "_api",
-    "RunLog": "_logfile",
-    "read_log": "_logfile",
-    "Verdict": "_verdicts",
-    "WatchState": "_watch",
-    "watch": "_watch",
+    "analyze": "._api",
+    "compare": "._api",
+    "plot_curves": "._api",
+    "RunLog": "._logfile",
+    "read_log": "._logfile",
+    "Verdict": "._verdicts",
+    "WatchState": "._watch",
+    "watch": "._watch",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -8,8 +8,9 @@ the data sources (scikit-learn, pandas) that ``fit`` needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trainforge._lazy import lazy_exports
 
 _EXPORTS = {
     "fit": "trainforge.train.fit",
@@ -44,10 +45,7 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'trainforge.train' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
