@@ -107,14 +107,18 @@ def launch(args: argparse.Namespace, argv: list[str]) -> int:
     )
     assert context is not None  # join=False always returns the context
     code = _supervise(context.processes)
-    reports: list[tuple[int, str]] = []
+    reports: list[tuple[int, str, int]] = []
     while not errors.empty():
         reports.append(errors.get())
-    # A config error reaches every rank: the lowest rank that reported one speaks, once.
-    first = min((rank for rank, _ in reports), default=None)
-    for message in dict.fromkeys(m for rank, m in reports if rank == first):
+    if not reports:
+        return code
+    # A config error reaches every rank: the lowest rank that reported one speaks, once, and
+    # its code is the run's (a sibling stopped meanwhile by the launcher or torch must not
+    # turn a user's mistake into a crash's exit code).
+    first = min(rank for rank, _, _ in reports)
+    for message in dict.fromkeys(m for rank, m, _ in reports if rank == first):
         fail(message)
-    return code
+    return next(c for rank, _, c in reports if rank == first)
 
 
 def _check_topology(args: argparse.Namespace) -> tuple[int, int, int]:
@@ -230,7 +234,7 @@ def _worker(
         torch.set_num_threads(threads)
 
     def report(message: str, code: int) -> int:
-        errors.put((int(os.environ["RANK"]), message))  # the launcher prints it once
+        errors.put((int(os.environ["RANK"]), message, code))  # the launcher prints it once
         return code
 
     try:

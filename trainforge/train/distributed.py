@@ -203,10 +203,10 @@ def init(
     return device
 
 
-def check_sync_batchnorm(ctx: DistContext, wanted: bool) -> None:
+def check_sync_batchnorm(ctx: DistContext, wanted: bool, device: torch.device) -> None:
     """torch's SyncBatchNorm runs on GPUs only: refuse it in a CPU (gloo) run, on every rank
-    alike, before the first collective."""
-    if wanted and ctx.enabled and ctx.device.type != "cuda":
+    alike, before the process group is joined."""
+    if wanted and ctx.enabled and device.type != "cuda":
         raise ConfigError(
             "training.sync_batchnorm: torch's SyncBatchNorm needs GPUs, and this distributed "
             "run is on the CPU (gloo); set training.sync_batchnorm: false"

@@ -109,14 +109,13 @@ def _join_process_group(
     dist: distributed.DistContext, cfg: TrainConfig, device_flag: str | None
 ) -> torch.device:
     t = cfg.training
-    device = distributed.init(
-        dist,
-        resolve_device(device_flag or t.device),
-        timeout_s=t.distributed_timeout_s,
-        heartbeat_s=t.heartbeat_timeout_s,
+    requested = resolve_device(device_flag or t.device)
+    # Before joining: a rank that refuses the config after the group exists would leave its
+    # store and heartbeat threads running into the interpreter's exit.
+    distributed.check_sync_batchnorm(dist, t.sync_batchnorm, requested)
+    return distributed.init(
+        dist, requested, timeout_s=t.distributed_timeout_s, heartbeat_s=t.heartbeat_timeout_s
     )
-    distributed.check_sync_batchnorm(dist, cfg.training.sync_batchnorm)
-    return device
 
 
 def _load(
